@@ -1,0 +1,1 @@
+"""Everything below SIP: link layers, IP and fragments, tunnels, UDP/TCP/SCTP."""

@@ -1,0 +1,1 @@
+"""SIP syntax: one message from bytes, and framing of messages on transports."""
