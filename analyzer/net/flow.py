@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -29,15 +29,20 @@ class Transport(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """An IP address and port."""
+    """An IP address and port; ``str()`` gives ``10.0.0.1:5060`` or ``[2001:db8::1]:5060``."""
 
     ip: IPAddress
     port: int
+    # The text form is asked for once per message in every output; computing
+    # it from the address object each time costs more than the rest of a row.
+    text: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        text = f"[{self.ip}]:{self.port}" if self.ip.version == 6 else f"{self.ip}:{self.port}"
+        object.__setattr__(self, "text", text)
 
     def __str__(self) -> str:
-        if self.ip.version == 6:
-            return f"[{self.ip}]:{self.port}"
-        return f"{self.ip}:{self.port}"
+        return self.text
 
 
 @dataclass(frozen=True, slots=True)

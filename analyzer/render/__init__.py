@@ -1,0 +1,1 @@
+"""Outputs: rows, tables, JSON lines, CSV (and later ladders and reports)."""
