@@ -188,7 +188,8 @@ class MessageExtractor:
         origin = Origin(
             frame_no,
             dg.frames,
-            hep.ts_ns,
+            # HEPv1 carries no time of its own: the frame's time is the best there is.
+            hep.ts_ns or dg.ts_ns,
             endpoint(hep.src, hep.sport),
             endpoint(hep.dst, hep.dport),
             _HEP_TRANSPORTS.get(hep.ip_proto, Transport.HEP_OTHER),

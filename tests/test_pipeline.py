@@ -164,3 +164,12 @@ def test_tcp_port_reuse_after_fin_is_a_new_connection(tmp_path: Path) -> None:
     reader = read_messages(write(tmp_path, first + second))
     assert [m.call_id for m in reader] == ["r1", "r2"]
     assert not [d for d in reader.diagnostics if "after the end" in d.reason]
+
+
+def test_hep1_without_time_takes_the_frame_time(tmp_path: Path) -> None:
+    from tests.packets import hep2
+
+    inner = hep2("192.0.2.10", "192.0.2.20", 5080, 5090, sip_request(), version=1)
+    path = write(tmp_path, [eth(ipv4(A, B, 17, udp(40000, 9060, inner)))])
+    (msg,) = read_messages(path)
+    assert msg.origin.ts_ns == 1_000_000_000 and str(msg.origin.src) == "192.0.2.10:5080"
