@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import heapq
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -151,6 +151,11 @@ class Analysis:
         return df.astype({"level": "category", "layer": "category", "reason": "string"})
 
 
+def _tagged(source: int, messages: Iterable[SipMessage]) -> Iterator[tuple[int, int, SipMessage]]:
+    for m in messages:
+        yield m.origin.ts_ns, source, m
+
+
 def analyze(source: PathLike | Sequence[PathLike]) -> Analysis:
     """Read one capture, or several merged in time order (rotated captures), and correlate.
 
@@ -168,7 +173,7 @@ def analyze(source: PathLike | Sequence[PathLike]) -> Analysis:
             # Messages of each file are in completion order, which is time
             # order up to capture-clock jitter; merge the files by time.
             tagged = heapq.merge(
-                *(((m.origin.ts_ns, i, m) for m in r) for i, r in enumerate(readers)),
+                *(_tagged(i, r) for i, r in enumerate(readers)),
                 key=lambda t: (t[0], t[1]),
             )
             messages, origins = [], []
