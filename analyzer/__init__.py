@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .errors import CaptureError, DecodeError, Diagnostic, Level, SipParseError
 from .net.flow import Endpoint, Origin, Transport
+from .analysis import Analysis, analyze
 from .pipeline import MessageExtractor, MessageReader, read_messages
 from .sip.headers import Headers
 from .sip.message import Defect, SipMessage, SipRequest, SipResponse, parse_message
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Analysis",
     "CaptureError",
     "DecodeError",
     "Defect",
@@ -43,6 +45,7 @@ __all__ = [
     "SipRequest",
     "SipResponse",
     "Transport",
+    "analyze",
     "messages_dataframe",
     "parse_message",
     "read_messages",
