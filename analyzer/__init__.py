@@ -16,9 +16,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from .analysis import Analysis, analyze
 from .errors import CaptureError, DecodeError, Diagnostic, Level, SipParseError
 from .net.flow import Endpoint, Origin, Transport
-from .analysis import Analysis, analyze
 from .pipeline import MessageExtractor, MessageReader, read_messages
 from .sip.headers import Headers
 from .sip.message import Defect, SipMessage, SipRequest, SipResponse, parse_message
