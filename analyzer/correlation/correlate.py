@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
+from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import Level
-from ..sip.message import SipMessage
+from ..sip.message import SipMessage, SipRequest
 from .dialogs import (
     Call,
     Dialog,
@@ -34,7 +36,7 @@ from .dialogs import (
     build_exchange,
     freeze_dialog,
 )
-from .reginfo import ReginfoAor, ReginfoDocument
+from .reginfo import ParsedReginfo, ReginfoAor, ReginfoDocument, parse_reginfo_bodies
 from .registrations import (
     RegisterAttempt,
     Registration,
@@ -42,7 +44,13 @@ from .registrations import (
     link_retries,
     register_attempt,
 )
-from .subscriptions import Subscription, SubscriptionEvent, SubState, build_subscriptions
+from .subscriptions import (
+    Subscription,
+    SubscriptionEvent,
+    SubState,
+    build_subscriptions,
+    reginfo_bodies,
+)
 from .transactions import (
     MessageLookup,
     Transaction,
@@ -185,6 +193,30 @@ def group_by_call_id(messages: Sequence[SipMessage]) -> dict[str | None, list[in
     return groups
 
 
+def _group_and_find_notifies(
+    messages: Sequence[SipMessage],
+) -> tuple[dict[str | None, list[int]], list[SipRequest]]:
+    """:func:`group_by_call_id`, and the NOTIFY requests.
+
+    One pass over the capture instead of two: reading a message's fields
+    costs mostly the memory access, which the second field shares.  The
+    NOTIFYs are for reading their reginfo bodies ahead.  Requests and
+    responses take separate branches so that each attribute read sees one
+    class (see :func:`~.transactions.match_transactions`).
+    """
+    # A defaultdict makes the new-group case a C-level miss, not a branch.
+    groups: defaultdict[str | None, list[int]] = defaultdict(list)
+    notifies: list[SipRequest] = []
+    for i, m in enumerate(messages):
+        if isinstance(m, SipRequest):
+            groups[m.call_id].append(i)
+            if m.method == "NOTIFY":
+                notifies.append(m)
+        else:
+            groups[m.call_id].append(i)
+    return groups, notifies
+
+
 _EMPTY: tuple[()] = ()
 
 
@@ -246,7 +278,13 @@ def correlate_group(messages: MessageLookup, indices: Sequence[int]) -> GroupCor
     one).
     """
     c = _Collector()
-    _correlate_into(c, messages, indices)
+    _correlate_into(c, messages, indices, _NOTHING_PARSED)
+    return _group_correlation(c, messages, indices)
+
+
+def _group_correlation(
+    c: _Collector, messages: MessageLookup, indices: Sequence[int]
+) -> GroupCorrelation:
     assert c.first_ts is not None and c.last_ts is not None
     return _new_group_correlation(
         messages[indices[0]].call_id,
@@ -287,8 +325,20 @@ _METHOD_FLAGS: dict[str, int] = {
 }
 
 
-def _correlate_into(c: _Collector, messages: MessageLookup, indices: Sequence[int]) -> None:
-    """Correlate one Call-ID group and add its records to ``c``."""
+_NOTHING_PARSED: Mapping[bytes, ParsedReginfo | str] = MappingProxyType({})
+
+
+def _correlate_into(
+    c: _Collector,
+    messages: MessageLookup,
+    indices: Sequence[int],
+    parsed: Mapping[bytes, ParsedReginfo | str],
+) -> None:
+    """Correlate one Call-ID group and add its records to ``c``.
+
+    ``parsed`` holds reginfo bodies already read (see
+    :func:`~.reginfo.parse_reginfo_bodies`).
+    """
     first_msg = messages[indices[0]]
     call_id = first_msg.call_id
     first_ts = first_msg.origin.ts_ns
@@ -339,7 +389,7 @@ def _correlate_into(c: _Collector, messages: MessageLookup, indices: Sequence[in
     elif flags & _DIALOG:
         table = build_dialogs(messages, indices, per_message)
         if flags & _SUBSCRIPTION:
-            sb = build_subscriptions(call_id, messages, indices, per_message, table)
+            sb = build_subscriptions(call_id, messages, indices, per_message, table, parsed)
             sub_list, aor_list = sb.freeze()
             c.subscriptions += sub_list
             c.reginfo += sb.documents
@@ -347,7 +397,7 @@ def _correlate_into(c: _Collector, messages: MessageLookup, indices: Sequence[in
             problems += sb.problems
         frozen: dict[int, Dialog] = {}
         for d in table.dialogs:
-            frozen[d.id] = freeze_dialog(d, call_id)
+            frozen[d.id] = freeze_dialog(d, call_id, messages)
             if flags & _EXCHANGE:
                 in_dialog.update(t.id for t in d.txns)
         c.dialogs += frozen.values()
@@ -397,7 +447,14 @@ def correlate_groups(
     messages: MessageLookup, groups: Iterable[Sequence[int]]
 ) -> list[GroupCorrelation]:
     """:func:`correlate_group` for each group of message indices."""
-    return [correlate_group(messages, g) for g in groups if g]
+    groups = [g for g in groups if g]
+    parsed = parse_reginfo_bodies(reginfo_bodies(messages[i] for g in groups for i in g))
+    out: list[GroupCorrelation] = []
+    for g in groups:
+        c = _Collector()
+        _correlate_into(c, messages, g, parsed)
+        out.append(_group_correlation(c, messages, g))
+    return out
 
 
 def merge(groups: Iterable[GroupCorrelation], message_count: int) -> Correlation:
@@ -420,7 +477,7 @@ def _finish(c: _Collector, message_count: int) -> Correlation:
     dialogs = _sorted(c.dialogs)
     subscriptions = _sorted(c.subscriptions)
     if end is not None:
-        subscriptions = tuple(_expire(s, end) for s in subscriptions)
+        subscriptions = tuple([_expire(s, end) for s in subscriptions])
     aors = c.reginfo_aors
     aors.sort(key=_aor_key)
     notes = c.notes
@@ -501,9 +558,11 @@ def correlate(messages: Sequence[SipMessage]) -> Correlation:
     if paused:
         gc.disable()
     try:
+        groups, notifies = _group_and_find_notifies(messages)
+        parsed = parse_reginfo_bodies(reginfo_bodies(notifies))
         c = _Collector()
-        for indices in group_by_call_id(messages).values():
-            _correlate_into(c, messages, indices)
+        for indices in groups.values():
+            _correlate_into(c, messages, indices, parsed)
         return _finish(c, len(messages))
     finally:
         if paused:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -320,9 +319,9 @@ class DialogDraft:
     def enter(self, state: DialogState, msg: SipMessage, i: int, cause: str) -> None:
         """Record a state change (terminated is final; confirmed never goes back to early)."""
         current = self.state
-        if current is state or current is DialogState.TERMINATED:
+        if current is state or current is _TERMINATED:
             return
-        if current is DialogState.CONFIRMED and state is DialogState.EARLY:
+        if current is _CONFIRMED and state is _EARLY:
             return
         self.state = state
         o = msg.origin
@@ -332,6 +331,17 @@ class DialogDraft:
         txns = self.txns
         if not txns or txns[-1] is not t and t not in txns:
             txns.append(t)
+
+
+# Enum members as module constants: a global load is cheaper than an
+# attribute of the enum class, and the states are compared for every message.
+_EARLY = DialogState.EARLY
+_CONFIRMED = DialogState.CONFIRMED
+_TERMINATED = DialogState.TERMINATED
+_ANSWERED = CallOutcome.ANSWERED
+_UNFINISHED = CallOutcome.UNFINISHED
+_CALLER = Party.CALLER
+_CALLEE = Party.CALLEE
 
 
 class DialogTable:
@@ -392,11 +402,15 @@ def build_dialogs(
     cancels: list[TxnDraft] = []
     by_tags = table.by_tags
     of_transaction = table.of_transaction
-    early, confirmed, terminated = DialogState.EARLY, DialogState.CONFIRMED, DialogState.TERMINATED
+    initial_of = table.initial
+    early, confirmed, terminated = _EARLY, _CONFIRMED, _TERMINATED
+    # DialogDraft.attach is written out below: it runs for most messages.
+    # The To tag is read in each branch, so that each read sees one class
+    # (see match_transactions).
     for i, t in zip(indices, per_message, strict=True):
         msg = messages[i]
-        ttag = msg.to_tag
         if isinstance(msg, SipRequest):
+            ttag = msg.to_tag
             if ttag is None:
                 # Out of any dialog: a creating request waits for its
                 # responses; a CANCEL is applied at the end.
@@ -432,14 +446,17 @@ def build_dialogs(
                     d = table.new(i, ftag, ttag, method, True)
                     table.mid_dialog.append(i)
                     d.enter(confirmed, msg, i, "mid-dialog")
-            d.attach(t)
+            txns = d.txns
+            if not txns or txns[-1] is not t and t not in txns:
+                txns.append(t)
             if method == "BYE":
                 d.enter(terminated, msg, i, "BYE")
             continue
+        ttag = msg.to_tag
         status = msg.status
         tmethod = t.method
         if tmethod in CREATING_METHODS:
-            initial = table.initial.get(t.id)
+            initial = initial_of.get(t.id)
             if initial is None:
                 initial = _is_initial(table, t, msg)
             if initial:
@@ -472,7 +489,9 @@ def build_dialogs(
             d = table.new(i, ftag, ttag, tmethod, True)
             table.mid_dialog.append(i)
             d.enter(confirmed, msg, i, "mid-dialog")
-        d.attach(t)
+        txns = d.txns
+        if not txns or txns[-1] is not t and t not in txns:
+            txns.append(t)
         if status in DIALOG_ENDING_STATUS:
             d.enter(terminated, msg, i, str(status))
         elif tmethod == "BYE" and 200 <= status < 300:
@@ -513,27 +532,50 @@ def frames_of(msg_ids: Iterable[int], messages: MessageLookup) -> tuple[int, ...
     return sorted_frames(messages[i].origin.frames for i in msg_ids)
 
 
-def freeze_dialog(d: DialogDraft, call_id: str) -> Dialog:
+def freeze_dialog(d: DialogDraft, call_id: str, messages: MessageLookup) -> Dialog:
     """The frozen :class:`Dialog` for a finished draft.
 
     Its messages are those of its transactions whose To tag is absent or one
     of the dialog's tags: a forked INVITE's responses from other branches
-    belong to their own dialogs.
+    belong to their own dialogs.  The transactions must have been frozen
+    (their ``frame_tuple`` is reused).
     """
     local, remote = d.local_tag, d.remote_tag
     txns = d.txns
-    if len(txns) > 1:
+    several = len(txns) > 1
+    if several:
         txns.sort(key=_BY_ID)
     msg_ids: list[int] = []
     frames: list[int] = []
-    pair = (local, remote)
+    whole = True
     for t in txns:
-        for i, tag, fr in zip(t.messages, t.tags, t.mframes, strict=True):
-            if tag is None or tag in pair:
-                msg_ids.append(i)
-                frames += fr
-    if len(txns) > 1:
+        tags = t.tags
+        # Whether every message of the transaction belongs, counted in C:
+        # the tags are None, the local tag or the remote tag, three disjoint
+        # cases when the dialog's tags are distinct and not None.
+        n = tags.count(None)
+        if n != len(tags):
+            if local is not None:
+                n += tags.count(local)
+            if remote is not None and remote != local:
+                n += tags.count(remote)
+        if n == len(tags):
+            msg_ids += t.messages
+            frames += t.frame_tuple
+        else:
+            whole = False
+            pair = (local, remote)
+            for i, tag in zip(t.messages, tags, strict=True):
+                if tag is None or tag in pair:
+                    msg_ids.append(i)
+                    frames += messages[i].origin.frames
+    if several:
         msg_ids.sort()
+        frame_tuple = unique_sorted(frames)
+    elif whole:
+        frame_tuple = txns[0].frame_tuple
+    else:
+        frame_tuple = unique_sorted(frames)
     creating = d.creating
     return _new_dialog(
         d.id,
@@ -546,7 +588,7 @@ def freeze_dialog(d: DialogDraft, call_id: str) -> Dialog:
         tuple([t.id for t in txns]),
         d.mid_dialog,
         tuple(msg_ids),
-        unique_sorted(frames),
+        frame_tuple,
     )
 
 
@@ -607,9 +649,10 @@ def _call(
 ) -> Call:
     first = attempts[0]
     deciding = first
-    for t in attempts[1:]:
-        if (t.cseq or 0) > (deciding.cseq or 0):
-            deciding = t
+    if len(attempts) > 1:
+        for t in attempts[1:]:
+            if (t.cseq or 0) > (deciding.cseq or 0):
+                deciding = t
     # The INVITE as the caller sent it, or its first response.
     head = messages[first.request if first.request is not None else first.id]
     o = head.origin
@@ -654,15 +697,15 @@ def _call(
     end_ts: int | None = None
     if answer_ts is not None:
         final_status = answer_status
-        ended = answered is not None and answered.state is DialogState.TERMINATED
-        outcome = CallOutcome.ANSWERED if ended else CallOutcome.UNFINISHED
+        ended = answered is not None and answered.state_changes[-1].state is _TERMINATED
+        outcome = _ANSWERED if ended else _UNFINISHED
         if answered is not None and ended:
             change = answered.state_changes[-1]
             end_ts = change.ts_ns
             if change.cause == "BYE":
                 bye = change.message
                 bye_msg = messages[bye]
-                hangup = Party.CALLER if bye_msg.from_tag == answered.local_tag else Party.CALLEE
+                hangup = _CALLER if bye_msg.from_tag == answered.local_tag else _CALLEE
     else:
         outcome = _unanswered_outcome(deciding, deciding.id in table.cancelled)
         end_ts = deciding.final_ts
@@ -707,7 +750,7 @@ def _union(
     frame_set: set[int] = set()
     for t in attempts:
         msg_set.update(t.messages)
-        frame_set.update(chain.from_iterable(t.mframes))
+        frame_set.update(t.frames)
     for dlg in dialogs:
         msg_set.update(dlg.messages)
         frame_set.update(dlg.frames)
@@ -738,12 +781,12 @@ def build_exchange(
         return None
     methods: list[str] = []
     msg_ids: list[int] = []
-    frames: list[tuple[int, ...]] = []
+    frames: list[int] = []
     for t in txns:
         if t.method not in methods:
             methods.append(t.method)
-        msg_ids.extend(t.messages)
-        frames.extend(t.mframes)
+        msg_ids += t.messages
+        frames += t.frames
     if len(txns) > 1:
         msg_ids.sort()
     return _new_exchange(
@@ -752,5 +795,5 @@ def build_exchange(
         tuple(methods),
         tuple(t.id for t in txns),
         tuple(msg_ids),
-        sorted_frames(frames),
+        unique_sorted(frames),
     )

@@ -23,17 +23,18 @@ hand.  Every Event and Subscription-State value is kept as seen.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..errors import SipParseError
 from ..sip.message import SipMessage, SipRequest, SipResponse
-from ..sip.values import parse_event, parse_subscription_state
+from ..sip.values import SubscriptionState, parse_event, parse_subscription_state
 from .dialogs import DialogDraft, DialogState, DialogTable, frames_of
 from .reginfo import (
     REGINFO_CONTENT_TYPE,
+    ParsedReginfo,
     ReginfoAor,
     ReginfoDocument,
     ReginfoError,
@@ -215,6 +216,22 @@ def media_type(value: str | None) -> str | None:
     return value.split(";", 1)[0].strip().lower()
 
 
+def reginfo_bodies(messages: Iterable[SipMessage]) -> Iterator[bytes]:
+    """The bodies of the NOTIFY requests that carry a reginfo document (RFC 3680).
+
+    Only NOTIFYs with a Call-ID: without one there is no subscription to
+    read them for.
+    """
+    for m in messages:
+        if (
+            isinstance(m, SipRequest)
+            and m.method == "NOTIFY"
+            and m.call_id is not None
+            and media_type(m.headers.get("content-type")) == REGINFO_CONTENT_TYPE
+        ):
+            yield m.body
+
+
 class _Request:
     __slots__ = ("txn", "message", "ts", "kind", "event", "expires", "expires_raw", "final")
 
@@ -363,11 +380,22 @@ class SubscriptionDraft:
             self.deadline = None
 
 
+# Event and Subscription-State values repeat across a capture ("reg",
+# "active;expires=3600"), so their parses are kept, by value, in bounded
+# caches: a capture of unique values only costs the eviction.
+_VALUE_CACHE_SIZE = 4096
+
+
 def _event(msg: SipMessage) -> tuple[str | None, str | None, str | None]:
     """(raw Event value, package, id) of a message; package None when unreadable."""
     raw = msg.headers.get("event")
     if raw is None:
         return None, None, None
+    return _parsed_event(raw)
+
+
+@functools.lru_cache(maxsize=_VALUE_CACHE_SIZE)
+def _parsed_event(raw: str) -> tuple[str, str | None, str | None]:
     try:
         ev = parse_event(raw)
     except SipParseError:
@@ -375,13 +403,31 @@ def _event(msg: SipMessage) -> tuple[str | None, str | None, str | None]:
     return raw, ev.package, ev.id
 
 
+@functools.lru_cache(maxsize=_VALUE_CACHE_SIZE)
+def _parsed_state(raw: str) -> SubscriptionState | str:
+    """A Subscription-State value parsed, or why it could not be."""
+    try:
+        return parse_subscription_state(raw)
+    except SipParseError as exc:
+        return exc.reason
+
+
 class SubscriptionBuilder:
     """Builds the subscriptions of one Call-ID group (see :func:`build_subscriptions`)."""
 
-    def __init__(self, call_id: str | None, messages: MessageLookup, table: DialogTable) -> None:
+    def __init__(
+        self,
+        call_id: str | None,
+        messages: MessageLookup,
+        table: DialogTable,
+        parsed: Mapping[bytes, ParsedReginfo | str],
+    ) -> None:
         self.call_id = call_id
         self.messages = messages
         self.table = table
+        # Reginfo bodies read beforehand (see parse_reginfo_bodies); others
+        # are read when met.
+        self.parsed = parsed
         self.subs: list[SubscriptionDraft] = []
         self.by_dialog: dict[int, list[SubscriptionDraft]] = {}
         # Initial SUBSCRIBE/REFER subscriptions by subscriber (From) tag.
@@ -593,11 +639,10 @@ class SubscriptionBuilder:
         reason: str | None = None
         retry: int | None = None
         if raw_state is not None:
-            try:
-                ss = parse_subscription_state(raw_state)
-            except SipParseError as exc:
+            ss = _parsed_state(raw_state)
+            if isinstance(ss, str):
                 self.problems.append(
-                    (i, "unreadable-value", f"unreadable Subscription-State: {exc.reason}")
+                    (i, "unreadable-value", f"unreadable Subscription-State: {ss}")
                 )
             else:
                 state = ss.state.lower()
@@ -621,9 +666,14 @@ class SubscriptionBuilder:
     def _reginfo(self, i: int, msg: SipRequest, s: SubscriptionDraft, n: _Notify) -> None:
         o = msg.origin
         frames = o.frames
-        try:
-            doc = parse_reginfo(msg.body)
-        except ReginfoError as exc:
+        body = msg.body
+        doc = self.parsed.get(body)
+        if doc is None:
+            try:
+                doc = parse_reginfo(body)
+            except ReginfoError as exc:
+                doc = exc.reason
+        if isinstance(doc, str):
             self.documents.append(
                 _new_reginfo_document(
                     i,
@@ -635,14 +685,14 @@ class SubscriptionBuilder:
                     None,
                     (),
                     (),
-                    exc.reason,
+                    doc,
                     None,
                     None,
                     False,
                     frames,
                 )
             )
-            self.problems.append((i, "reginfo", exc.reason))
+            self.problems.append((i, "reginfo", doc))
             n.document = i
             return
         tracker = s.reginfo
@@ -708,12 +758,11 @@ class SubscriptionBuilder:
             txns: list[int] = []
             msg_ids: list[int] = []
             frames: list[int] = []
-            for t in chain((r.txn for r in s.requests), (n.txn for n in s.notifies)):
+            for t in [r.txn for r in s.requests] + [n.txn for n in s.notifies]:
                 if t.id not in txns:
                     txns.append(t.id)
                     msg_ids += t.messages
-                    for f in t.mframes:
-                        frames += f
+                    frames += t.frames
             txns.sort()
             msg_ids.sort()
             d = s.dialog
@@ -765,9 +814,14 @@ def build_subscriptions(
     indices: Sequence[int],
     per_message: Sequence[TxnDraft],
     table: DialogTable,
+    parsed: Mapping[bytes, ParsedReginfo | str],
 ) -> SubscriptionBuilder:
-    """Read the SUBSCRIBE, REFER and NOTIFY transactions of one Call-ID group."""
-    b = SubscriptionBuilder(call_id, messages, table)
+    """Read the SUBSCRIBE, REFER and NOTIFY transactions of one Call-ID group.
+
+    ``parsed`` holds reginfo bodies already read (see
+    :func:`~.reginfo.parse_reginfo_bodies`); it may be empty.
+    """
+    b = SubscriptionBuilder(call_id, messages, table, parsed)
     for pos, i in enumerate(indices):
         t = per_message[pos]
         method = t.method

@@ -53,19 +53,24 @@ def record_constructor(cls: type[R]) -> Callable[..., R]:
     field with ``object.__setattr__(self, name, value)``, a lookup by name per
     field; correlation builds hundreds of thousands of records and that
     lookup is a large part of its time.  This generates, once per class, a
-    function with the same parameters that writes each slot through its
-    member descriptor instead.  What it returns is an ordinary instance of
-    ``cls``: equal, hashable, picklable and immutable exactly like one built
-    by ``cls(...)``.  Type checkers see the class itself (see the
-    ``TYPE_CHECKING`` aliases next to each use), so calls stay checked.
+    function with the same parameters that fills a mutable twin of ``cls``
+    (a plain class with the same ``__slots__``, so plain slot stores) and
+    then gives the object its real class: CPython allows the change because
+    the two layouts are identical, as the message parser does for its
+    records.  For a 17-field record that is a third of the time of storing
+    through the member descriptors and a sixth of the generated
+    ``__init__``.  What it returns is an ordinary instance of ``cls``: equal,
+    hashable, picklable and immutable exactly like one built by
+    ``cls(...)`` (tests/correlation/test_transactions.py checks it).  Type
+    checkers see the class itself (see the ``TYPE_CHECKING`` aliases next to
+    each use), so calls stay checked.
     """
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
-    for name in names:
-        namespace[f"_set_{name}"] = getattr(cls, name).__set__
-    lines = [f"def make({', '.join(names)}):", "    self = _new(_cls)"]
-    lines += [f"    _set_{name}(self, {name})" for name in names]
-    lines.append("    return self")
+    twin = type(f"_{cls.__name__}Slots", (), {"__slots__": cls.__slots__})  # type: ignore[attr-defined]
+    namespace: dict[str, object] = {"_twin": twin, "_cls": cls}
+    lines = [f"def make({', '.join(names)}):", "    self = _twin()"]
+    lines += [f"    self.{name} = {name}" for name in names]
+    lines += ["    self.__class__ = _cls", "    return self"]
     exec("\n".join(lines), namespace)
     return namespace["make"]  # type: ignore[return-value]
 
@@ -255,8 +260,9 @@ class TxnDraft:
         "src",
         "dst",
         "first_is_request",
-        "mframes",
+        "frames",
         "tags",
+        "frame_tuple",
     )
 
     def __init__(
@@ -282,10 +288,13 @@ class TxnDraft:
         self.src = src
         self.dst = dst
         self.first_is_request = first_is_request
-        # The frames and the To tag of each message (parallel to
-        # ``messages``), so that later passes need not read messages again.
-        self.mframes: list[tuple[int, ...]] = []
+        # The frames of all messages, in message order (repeats possible),
+        # and the To tag of each message (parallel to ``messages``), so that
+        # later passes need not read messages again.
+        self.frames: list[int] = []
         self.tags: list[str | None] = []
+        # ``frames`` ascending without repeats, set by freeze_transaction.
+        self.frame_tuple: tuple[int, ...] = ()
         self.request: int | None = None
         self.request_uri: str | None = None
         self.req_to_tag: str | None = None
@@ -350,21 +359,29 @@ def match_transactions(
     legacy_resp: dict[tuple[object, ...], TxnDraft] = {}
     # The common cases (a new request, a response or retransmission on the
     # flow of its transaction) are written out in this loop: it runs once
-    # per message of the capture.
+    # per message of the capture.  Requests and responses are told apart
+    # first, so that each attribute read below only ever sees one class and
+    # the interpreter keeps it specialised (a read that alternates between
+    # SipRequest and SipResponse takes the generic path, a third slower).
     for i in indices:
         msg = messages[i]
-        branch = msg.branch
-        origin = msg.origin
-        if branch is None or not branch.startswith(MAGIC_COOKIE):
-            t = _match_legacy(msg, i, messages, by_key, legacy_resp, drafts)
-        elif isinstance(msg, SipRequest):
-            method = msg.method
-            if method == "ACK" or method == "CANCEL":
-                t = _match_request(msg, i, branch, by_branch, drafts, messages)
+        if isinstance(msg, SipRequest):
+            branch = msg.branch
+            origin = msg.origin
+            to_tag = msg.to_tag
+            if branch is None or not branch.startswith(MAGIC_COOKIE):
+                t = _match_legacy(msg, i, messages, by_key, legacy_resp, drafts)
             else:
+                method = msg.method
                 key = (branch, method)
-                candidates = by_branch.get(key)
-                if candidates is None:
+                if key in by_branch or (
+                    (method == "ACK" or method == "CANCEL") and (branch, "INVITE") in by_branch
+                ):
+                    t = _match_request(msg, i, branch, by_branch, drafts, messages)
+                else:
+                    # A new transaction: nothing has this branch and method
+                    # (nor, for an ACK or CANCEL, an INVITE with this branch:
+                    # an ACK for a 2xx has a branch of its own).
                     t = TxnDraft(
                         i,
                         method,
@@ -380,26 +397,43 @@ def match_transactions(
                     by_branch[key] = [t]
                     t.request = i
                     t.request_uri = msg.uri
-                    t.req_to_tag = msg.to_tag
+                    t.req_to_tag = to_tag
                     t.request_ts = origin.ts_ns
-                else:
-                    t = _match_request(msg, i, branch, by_branch, drafts, messages)
         else:
-            key = (branch, msg.cseq_method or "")
-            candidates = by_branch.get(key)
-            if (
-                candidates is not None
-                and len(candidates) == 1
-                and (t := candidates[0]).first_is_request
-                and origin.dst is t.src
-            ):
-                pass
+            branch = msg.branch
+            origin = msg.origin
+            to_tag = msg.to_tag
+            if branch is None or not branch.startswith(MAGIC_COOKIE):
+                t = _match_legacy(msg, i, messages, by_key, legacy_resp, drafts)
             else:
-                t = _match_response(msg, i, branch, by_branch, drafts, messages)
-            _add_response(t, msg, i, messages)
+                candidates = by_branch.get((branch, msg.cseq_method or ""))
+                if (
+                    candidates is None
+                    or len(candidates) != 1
+                    or not (t := candidates[0]).first_is_request
+                    or origin.dst is not t.src
+                ):
+                    t = _match_response(msg, i, branch, by_branch, drafts, messages)
+                # _add_response, written out for the common case: no earlier
+                # response of the transaction with this status and To tag.
+                status = msg.status
+                for r in t.responses:
+                    if r.status == status and r.to_tag == to_tag:
+                        _add_response(t, msg, i, messages)
+                        break
+                else:
+                    ts = origin.ts_ns
+                    t.responses.append(_new_response(i, origin.frame, ts, status, to_tag, ()))
+                    if status >= 200:
+                        if t.final is None:
+                            t.final = i
+                            t.final_status = status
+                            t.final_ts = ts
+                    elif t.first_prov_ts is None:
+                        t.first_prov_ts = ts
         t.messages.append(i)
-        t.tags.append(msg.to_tag)
-        t.mframes.append(origin.frames)
+        t.tags.append(to_tag)
+        t.frames += origin.frames
         per_message.append(t)
     return drafts, per_message
 
@@ -661,6 +695,16 @@ def link_hops(drafts: Sequence[TxnDraft]) -> None:
     """
     if len(drafts) < 2:
         return
+    # Almost every group has no two such transactions: a set settles it
+    # before any list is built.
+    seen: set[tuple[str | None, int | None, str]] = set()
+    for t in drafts:
+        key = (t.from_tag, t.cseq, t.method)
+        if key in seen:
+            break
+        seen.add(key)
+    else:
+        return
     groups: dict[tuple[str | None, int | None, str], list[TxnDraft]] = {}
     for t in drafts:
         groups.setdefault((t.from_tag, t.cseq, t.method), []).append(t)
@@ -686,8 +730,13 @@ def sorted_frames(per_message: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
 
 
 def freeze_transaction(t: TxnDraft, call_id: str | None) -> Transaction:
-    """The frozen :class:`Transaction` for a finished draft."""
+    """The frozen :class:`Transaction` for a finished draft.
+
+    Also sets the draft's ``frame_tuple``, which dialogs and calls reuse.
+    """
     cancels = t.cancels
+    frames = t.frames
+    t.frame_tuple = frame_tuple = tuple(frames) if len(frames) < 2 else tuple(sorted(set(frames)))
     return _new_transaction(
         t.id,
         call_id,
@@ -705,5 +754,5 @@ def freeze_transaction(t: TxnDraft, call_id: str | None) -> Transaction:
         None if cancels is None else cancels.id,
         t.linked,
         tuple(t.messages),
-        sorted_frames(t.mframes),
+        frame_tuple,
     )

@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from analyzer.correlation import MAX_REGINFO_BYTES, ReginfoError, correlate, parse_reginfo
+from analyzer.correlation import (
+    MAX_REGINFO_BYTES,
+    ReginfoError,
+    correlate,
+    correlate_group,
+    parse_reginfo,
+)
+from analyzer.correlation.reginfo import parse_reginfo_bodies
 from tests.correlation.test_subscriptions import notify, sub_ok, subscribe
 from tests.sipmsg import Trace
 
@@ -311,3 +318,35 @@ def test_unusable_document_is_recorded_not_raised() -> None:
     assert d.registrations == () and not d.applied and d.version is None
     assert [n.code for n in corr.notes] == ["reginfo"]
     assert corr.reginfo_aors == ()
+
+
+def test_bodies_read_ahead_give_what_parse_reginfo_gives() -> None:
+    good = doc(
+        3, "full", registration(AOR, "r1", "active", contact("1", "active", "x", "sip:a"))
+    ).encode()
+    other = doc(4, "partial").encode()
+    bad = b"<reginfo"
+    large = b" " * (MAX_REGINFO_BYTES + 1)
+    parsed = parse_reginfo_bodies([good, bad, other, good, large, bad])
+    assert list(parsed) == [good, bad, other, large]
+    assert parsed[good] == parse_reginfo(good) and parsed[other] == parse_reginfo(other)
+    for body in (bad, large):
+        with pytest.raises(ReginfoError) as exc:
+            parse_reginfo(body)
+        assert parsed[body] == exc.value.reason
+
+
+def test_documents_read_ahead_or_when_met_are_the_same() -> None:
+    # correlate() and correlate_groups() read the reginfo bodies of all
+    # NOTIFYs first; correlate_group() reads each when it meets it.
+    body = doc(0, "full", registration(AOR, "r1", "active", contact("1", "active", "x", "sip:a")))
+    t = reginfo_trace((1.0, body), (2.0, "<reginfo"), (3.0, body))
+    whole = correlate(t.messages)
+    alone = correlate_group(t.messages, range(len(t.messages)))
+    assert alone.reginfo == whole.reginfo and alone.reginfo_aors == whole.reginfo_aors
+    assert alone.notes == whole.notes
+    good, bad, repeat = whole.reginfo
+    assert good.applied and good.registrations == parse_reginfo(body.encode()).registrations
+    assert repeat.registrations == good.registrations and repeat.version_delta == 0
+    assert bad.error is not None and "not well-formed" in bad.error
+    assert [n.code for n in whole.notes] == ["reginfo"]

@@ -220,6 +220,32 @@ def test_subscription_state_values_are_kept_as_seen() -> None:
     assert [x.code for x in corr.notes] == ["unreadable-value"]
 
 
+def test_repeated_values_read_the_same_every_time() -> None:
+    # Event and Subscription-State parses are remembered by value: a value
+    # seen again, readable or not, gives the same fields and the same note.
+    t = Trace()
+    t.add(subscribe("z9hG4bK-s1", 1, 600, event="dialog;id=9"), 0.0)
+    t.add(sub_ok("z9hG4bK-s1", 1, 600), 0.1, reverse=True)
+    for k in range(2):
+        t.add(notify(f"z9hG4bK-a{k}", 1 + k, "Active;expires=abc"), 0.2 + k, reverse=True)
+    for k in range(2):
+        t.add(notify(f"z9hG4bK-b{k}", 3 + k, "pending;expires=60"), 2.2 + k, reverse=True)
+    for _ in range(2):
+        corr = correlate(t.messages)
+        (s,) = corr.subscriptions
+        assert (s.event_package, s.event_id) == ("dialog", "9")
+        assert [(n.state, n.expires) for n in s.notifications] == [
+            (None, None),
+            (None, None),
+            ("pending", 60),
+            ("pending", 60),
+        ]
+        assert [(x.code, x.messages) for x in corr.notes] == [
+            ("unreadable-value", (2,)),
+            ("unreadable-value", (3,)),
+        ]
+
+
 def test_refresh_with_another_event_id_is_a_new_subscription() -> None:
     t = Trace()
     t.add(subscribe("z9hG4bK-s1", 1, 600, event="dialog;id=1"), 0.0)

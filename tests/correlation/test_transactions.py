@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from analyzer.correlation import correlate
+import copy
+import dataclasses
+import pickle
+from typing import Any
+
+import pytest
+
+import analyzer.correlation as correlation
+from analyzer.correlation import Transaction, TxnResponse, correlate
+from analyzer.correlation.transactions import record_constructor
 from tests.sipmsg import Trace, req, resp
+
+RECORDS = sorted(
+    (
+        cls
+        for cls in vars(correlation).values()
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+    ),
+    key=lambda cls: cls.__name__,
+)
 
 INVITE = req("INVITE", branch="z9hG4bK-inv")
 
@@ -242,3 +260,31 @@ def test_same_frame_numbers_from_two_captures_are_kept_apart() -> None:
     assert x.messages == (0, 2) and y.messages == (1, 3)
     assert x.frames == (1, 2) and y.frames == (1, 2)
     assert corr.message_transaction == (0, 1, 0, 1)
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
+def test_record_constructor_builds_ordinary_records(cls: type[Any]) -> None:
+    fields = [f.name for f in dataclasses.fields(cls)]
+    values = [f"v{k}" for k in range(len(fields))]
+    made = record_constructor(cls)(*values)
+    plain = cls(*values)
+    assert type(made) is cls
+    assert made == plain and hash(made) == hash(plain) and repr(made) == repr(plain)
+    assert [getattr(made, f) for f in fields] == values
+    assert not hasattr(made, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, fields[0], "other")
+    assert pickle.loads(pickle.dumps(made)) == plain
+    assert copy.deepcopy(made) == plain
+    assert dataclasses.replace(made, **{fields[0]: "w"}) == dataclasses.replace(
+        plain, **{fields[0]: "w"}
+    )
+
+
+def test_correlated_records_are_instances_of_their_classes() -> None:
+    t = Trace()
+    t.add(INVITE, 0.0)
+    t.add(resp(200, branch="z9hG4bK-inv", ttag="callee"), 1.0, reverse=True)
+    (txn,) = correlate(t.messages).transactions
+    assert type(txn) is Transaction and type(txn.responses[0]) is TxnResponse
+    assert txn == dataclasses.replace(txn) and hash(txn) == hash(dataclasses.replace(txn))

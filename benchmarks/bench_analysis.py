@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Time ``analyze(path)`` against the message extraction it is built on.
+
+Generates a capture with ``../shared/bench/gen_pcap.py`` (cached in the work
+directory, as ``bench_messages.py`` does) or takes one with ``--capture``,
+then measures in this one process, each the best of ``--repeat`` rounds
+(default 2; a round takes the three measurements one after the other, so
+that a change of load on the machine affects them alike), with the cyclic
+garbage collector paused as :func:`analyzer.analysis.analyze` pauses it:
+
+* extraction: ``list(read_messages(path))``;
+* correlation: ``correlate(messages)`` on the messages just extracted;
+* analysis: ``analyze(path)`` (extraction and correlation together).
+
+It prints the three times, the counts of what was correlated and the ratio
+analysis / extraction: the share correlation adds to reading a capture.
+
+    python benchmarks/bench_analysis.py --dialogs 36000      # ~1M packets
+    python benchmarks/bench_analysis.py --capture /tmp/bench/sip_100k.pcap
+
+The machines this runs on are noisy: the ratio from one run is the figure to
+quote, not either absolute time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from analyzer.analysis import analyze
+from analyzer.correlation import Correlation, correlate
+from analyzer.pipeline import read_messages
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATOR = REPO.parent / "shared" / "bench" / "gen_pcap.py"
+
+T = TypeVar("T")
+
+
+def generate(workdir: Path, dialogs: int) -> Path:
+    pcap = workdir / f"sip_{dialogs}.pcap"
+    if not pcap.exists():
+        if not GENERATOR.exists():
+            sys.exit(f"bench: generator not found at {GENERATOR}")
+        print(f"generating {pcap.name} ({dialogs} dialogs) ...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, str(GENERATOR), "--dialogs", str(dialogs), "-o", str(pcap)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return pcap
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The collector paused as ``analyze`` pauses it, and a clean heap before timing."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
+    """(wall seconds, result) of one run of ``fn`` with the collector paused."""
+    with gc_paused():
+        start = time.perf_counter()
+        result = fn()
+        return time.perf_counter() - start, result
+
+
+def counts(c: Correlation) -> str:
+    return (
+        f"{len(c.transactions)} transactions, {len(c.dialogs)} dialogs, {len(c.calls)} calls, "
+        f"{len(c.subscriptions)} subscriptions, {len(c.reginfo)} reginfo documents, "
+        f"{len(c.exchanges)} exchanges, {len(c.registrations)} registrations"
+    )
+
+
+def extract_and_correlate(pcap: Path) -> tuple[float, float, int, str]:
+    """Extraction and correlation seconds, the message count and what was correlated.
+
+    Correlation runs on the messages just extracted, so that it reads their
+    headers for the first time, as it does inside ``analyze``.  Messages and
+    records are freed on return, outside the timings.
+    """
+    t_extract, messages = timed(lambda: list(read_messages(pcap)))
+    t_correlate, correlation = timed(lambda: correlate(messages))
+    return t_extract, t_correlate, len(messages), counts(correlation)
+
+
+def one_round(pcap: Path) -> tuple[list[float], str]:
+    """Extraction, correlation and analysis seconds of one round, and what was correlated."""
+    t_extract, t_correlate, count, summary = extract_and_correlate(pcap)
+    # The analysis is freed on return, outside its timing.
+    t_analysis, analysis = timed(lambda: analyze(pcap))
+    if len(analysis.sip_messages) != count:
+        sys.exit(f"bench: analyze() found {len(analysis.sip_messages)} messages, not {count}")
+    return [t_extract, t_correlate, t_analysis], f"{count} messages: {summary}"
+
+
+NAMES = ("extraction", "correlation", "analysis")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dialogs", type=int, default=36000)
+    ap.add_argument("--workdir", type=Path, default=REPO / "bench-out")
+    ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each measurement (best kept)")
+    args = ap.parse_args()
+    if args.capture:
+        pcap = args.capture
+    else:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        pcap = generate(args.workdir, args.dialogs)
+    size = pcap.stat().st_size
+    print(f"capture: {pcap} ({size / 1e6:.1f} MB)")
+
+    best = [float("inf")] * 3
+    for k in range(args.repeat):
+        times, summary = one_round(pcap)
+        if k == 0:
+            print(summary)
+        print(
+            f"round {k + 1}: "
+            + "  ".join(f"{n} {t:5.2f} s" for n, t in zip(NAMES, times, strict=True))
+        )
+        best = [min(b, t) for b, t in zip(best, times, strict=True)]
+    for name, t in zip(NAMES, best, strict=True):
+        print(f"{name + ':':13s}{t:7.2f} s  (best of {args.repeat})")
+    t_extract, t_correlate, t_analysis = best
+    print(
+        f"ratio: analysis / extraction = {t_analysis / t_extract:.2f} "
+        f"(correlation / extraction = {t_correlate / t_extract:.2f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
