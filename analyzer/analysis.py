@@ -18,6 +18,8 @@ from .sip.message import SipMessage
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .rules.base import Finding, Options
+
 PathLike = str | os.PathLike[str]
 
 
@@ -49,7 +51,8 @@ class Analysis:
 
     DataFrames (built on first access): ``messages``, ``transactions``,
     ``dialogs``, ``calls``, ``subscriptions``, ``notifications``,
-    ``reginfo``, ``registrations``, ``diagnostics``.  ``messages`` carries
+    ``reginfo``, ``registrations``, ``findings``, ``diagnostics``.
+    :meth:`check` runs the validation rules with other options.  ``messages`` carries
     ``transaction_id``, ``dialog_id``, ``call`` and ``subscription_id`` so it
     joins onto the others by those keys.
     """
@@ -138,6 +141,21 @@ class Analysis:
         from .render.tables import registrations_frame
 
         return registrations_frame(self.correlation)
+
+    # -- validation ---------------------------------------------------------
+
+    def check(self, options: Options | None = None) -> list[Finding]:
+        """Run the validation rules with ``options`` (default: every rule, RFC 6665 profile)."""
+        from .rules import run_rules
+
+        return run_rules(self, options)
+
+    @cached_property
+    def findings(self) -> pd.DataFrame:
+        """The findings of every rule with default options, one row each."""
+        from .render.findings import findings_frame
+
+        return findings_frame(self.check())
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:

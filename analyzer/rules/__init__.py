@@ -1,0 +1,281 @@
+"""Validation rules: the registry, the decorator that fills it, and the engine.
+
+Every rule is a function registered with :func:`rule` into :data:`RULES`,
+keyed by its ID from the rules catalogue (``docs/rules-catalogue.md``:
+``HDR-8``, ``CSEQ-2``, ``MSG-1``...).  The rule modules are imported
+explicitly at the bottom of this file; there is no discovery by name.
+
+:func:`run_rules` runs the selected rules over an analysis and returns
+:class:`~analyzer.rules.base.Finding` records sorted by first frame, then
+rule ID::
+
+    from analyzer.analysis import analyze
+    from analyzer.rules import Options, run_rules
+
+    findings = run_rules(analyze("call.pcap"), Options(ignore=("MSG-1b",)))
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+from ..sip.message import SipRequest
+from .base import (
+    RULE_ID_RE,
+    AnalysisLike,
+    Context,
+    Finding,
+    Issue,
+    Options,
+    Rule,
+    RuleConfig,
+    Scope,
+    Severity,
+    rule_sort_key,
+)
+
+__all__ = [
+    "RULES",
+    "AnalysisLike",
+    "Context",
+    "Finding",
+    "Issue",
+    "Options",
+    "Rule",
+    "RuleConfig",
+    "Scope",
+    "Severity",
+    "patterns_without_rules",
+    "rule",
+    "run_rules",
+    "select_rules",
+]
+
+#: Every registered rule by ID.
+RULES: dict[str, Rule] = {}
+
+F = TypeVar("F", bound=Callable[..., Iterable[Issue]])
+
+
+def rule(
+    rule_id: str,
+    *,
+    severity: Severity,
+    rfc: str,
+    scope: Scope,
+    methods: Iterable[str] | None = None,
+    requests: bool = True,
+    responses: bool = True,
+    defects: Iterable[str] | None = None,
+    rfc3265_severity: Severity | None = None,
+) -> Callable[[F], F]:
+    """Register the decorated check as rule ``rule_id``.
+
+    The check's docstring is required: its first line (without the final
+    period) is the rule's summary, the rest its explanation.  ``methods``,
+    ``requests``, ``responses`` and ``defects`` narrow what a MESSAGE-scope
+    check is called for (see :class:`~analyzer.rules.base.Rule`).
+
+    Raises (at import time):
+        ValueError: the ID does not follow the catalogue's pattern, is
+            already registered, or the RFC reference or docstring is missing.
+    """
+    if RULE_ID_RE.fullmatch(rule_id) is None:
+        raise ValueError(f"rule ID {rule_id!r} does not match {RULE_ID_RE.pattern}")
+    if rule_id in RULES:
+        raise ValueError(f"rule ID {rule_id!r} is registered twice")
+    if not rfc.strip():
+        raise ValueError(f"rule {rule_id} has no RFC reference")
+    filtered = methods is not None or defects is not None or not (requests and responses)
+    if scope is not Scope.MESSAGE and filtered:
+        raise ValueError(f"rule {rule_id}: message filters apply only to Scope.MESSAGE")
+
+    def register(check: F) -> F:
+        doc = inspect.getdoc(check)
+        if not doc:
+            raise ValueError(f"rule {rule_id} ({check.__name__}) has no docstring")
+        summary, _, explanation = doc.partition("\n")
+        RULES[rule_id] = Rule(
+            rule_id,
+            severity,
+            rfc,
+            scope,
+            summary.strip().rstrip("."),
+            explanation.strip(),
+            check,
+            None if methods is None else frozenset(methods),
+            requests,
+            responses,
+            None if defects is None else frozenset(defects),
+            rfc3265_severity,
+        )
+        return check
+
+    return register
+
+
+def _matches(rule_id: str, patterns: Iterable[str]) -> bool:
+    # Case-insensitive: "hdr-*" selects HDR-8, "HDR-3B" selects HDR-3b.
+    key = rule_id.upper()
+    return any(fnmatch.fnmatchcase(key, p.strip().upper()) for p in patterns)
+
+
+def select_rules(options: Options | None = None) -> list[Rule]:
+    """The rules ``options`` select, in ID order (all of them by default)."""
+    options = options or Options()
+    chosen = [
+        r
+        for r in RULES.values()
+        if _matches(r.id, options.select) and not _matches(r.id, options.ignore)
+    ]
+    chosen.sort(key=lambda r: rule_sort_key(r.id))
+    return chosen
+
+
+def patterns_without_rules(patterns: Iterable[str]) -> list[str]:
+    """The patterns among ``patterns`` that match no registered rule (likely typos)."""
+    return [p for p in patterns if not any(_matches(rid, (p,)) for rid in RULES)]
+
+
+def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Finding]:
+    """Run the selected rules over ``analysis``.
+
+    Returns the findings sorted by first frame, then rule ID.  Each
+    :class:`~analyzer.rules.base.Issue` a check yields becomes a Finding
+    with the rule's ID, RFC reference, summary and severity (the Issue's
+    severity when it sets one; in RFC 3265 mode the rule's
+    ``rfc3265_severity`` when that is milder), and the frames of the
+    messages it names.
+    """
+    options = options or Options()
+    rules = select_rules(options)
+    messages = analysis.sip_messages
+    correlation = analysis.correlation
+    ctx = Context(messages, correlation, options, analysis.diagnostic_records)
+    legacy = options.events_rfc == "3265"
+    findings: list[Finding] = []
+
+    def emit(r: Rule, issues: Iterable[Issue]) -> None:
+        for issue in issues:
+            severity = issue.severity or r.severity
+            if legacy and r.rfc3265_severity is not None and r.rfc3265_severity < severity:
+                severity = r.rfc3265_severity
+            frames: set[int] = set()
+            for i in issue.messages:
+                frames.update(messages[i].origin.frames)
+            findings.append(
+                Finding(
+                    r.id,
+                    severity,
+                    r.rfc,
+                    r.summary,
+                    _printable(issue.message),
+                    issue.messages,
+                    tuple(sorted(frames)),
+                )
+            )
+
+    by_scope: dict[Scope, list[Rule]] = {}
+    for r in rules:
+        by_scope.setdefault(r.scope, []).append(r)
+
+    per_message = by_scope.get(Scope.MESSAGE)
+    if per_message:
+        _run_message_rules(ctx, per_message, emit)
+    for r in by_scope.get(Scope.TRANSACTION, ()):
+        for txn in correlation.transactions:
+            emit(r, r.check(ctx, txn))
+    for r in by_scope.get(Scope.DIALOG, ()):
+        for dialog in correlation.dialogs:
+            emit(r, r.check(ctx, dialog))
+    for r in by_scope.get(Scope.SUBSCRIPTION, ()):
+        for sub in correlation.subscriptions:
+            emit(r, r.check(ctx, sub))
+    for r in by_scope.get(Scope.REGISTRATION, ()):
+        for reg in correlation.registrations:
+            emit(r, r.check(ctx, reg))
+    for r in by_scope.get(Scope.ANALYSIS, ()):
+        emit(r, r.check(ctx))
+
+    findings.sort(key=lambda f: (f.first_frame, rule_sort_key(f.rule), f.messages))
+    return findings
+
+
+def _run_message_rules(
+    ctx: Context,
+    rules: Sequence[Rule],
+    emit: Callable[[Rule, Iterable[Issue]], None],
+) -> None:
+    """Call each MESSAGE-scope rule for the messages it applies to.
+
+    The rules for a (request?, method) pair are worked out once and cached:
+    a capture has few distinct pairs and many messages.  Rules that react
+    to parser defects are called only for messages that have them.
+    Retransmissions are skipped (catalogue G-3: a copy repeats what its
+    original showed).
+    """
+    skip = ctx.retransmissions
+    dispatch: dict[tuple[bool, str | None], tuple[list[Rule], list[Rule]]] = {}
+    for i, msg in enumerate(ctx.messages):
+        if i in skip:
+            continue
+        if isinstance(msg, SipRequest):
+            is_request = True
+            method: str | None = msg.method
+        else:
+            is_request = False
+            method = msg.cseq_method
+        key = (is_request, method)
+        applicable = dispatch.get(key)
+        if applicable is None:
+            chosen = [r for r in rules if _applies(r, is_request, method)]
+            applicable = dispatch[key] = (
+                [r for r in chosen if r.defects is None],
+                [r for r in chosen if r.defects is not None],
+            )
+        for r in applicable[0]:
+            emit(r, r.check(ctx, i, msg))
+        if msg.defects and applicable[1]:
+            codes = {d.code for d in msg.defects}
+            for r in applicable[1]:
+                assert r.defects is not None
+                if not r.defects.isdisjoint(codes):
+                    emit(r, r.check(ctx, i, msg))
+
+
+# Characters a sentence must not carry into a report line: controls, and
+# lone surrogates from undecodable captured bytes (they cannot be encoded).
+_UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters and lone surrogates written as escapes."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNPRINTABLE_RE.sub(_escape, text)
+
+
+def _applies(r: Rule, is_request: bool, method: str | None) -> bool:
+    if not (r.requests if is_request else r.responses):
+        return False
+    return r.methods is None or method in r.methods
+
+
+# The rule modules, imported for their registrations.  Explicit on purpose:
+# adding a module means adding it here (subscription_rules, reginfo_rules...).
+from . import (  # noqa: E402, F401
+    cseq_rules,
+    header_rules,
+    message_rules,
+    reginfo_rules,
+    subscription_rules,
+)

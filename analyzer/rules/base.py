@@ -1,0 +1,446 @@
+"""Validation records: severities, scopes, rules, issues, findings, options, and the check context.
+
+A rule is a function registered with :func:`analyzer.rules.rule`.  Its scope
+says what it is called with:
+
+* ``MESSAGE``: ``check(ctx, index, message)`` for every message (not for
+  retransmissions, which are copies of a message already checked: catalogue
+  G-3), optionally only for some methods and only requests or responses;
+* ``TRANSACTION`` / ``DIALOG`` / ``SUBSCRIPTION`` / ``REGISTRATION``:
+  ``check(ctx, record)`` for every record of that kind in the correlation;
+* ``ANALYSIS``: ``check(ctx)`` once.
+
+A check yields :class:`Issue` records (a sentence and the message indices it
+is about); the engine turns them into :class:`Finding` records, filling in
+the rule's ID, RFC reference and severity, so a check cannot mislabel itself.
+The one thing a check may choose is a different severity for a case its
+rule's docstring documents (a gap instead of a decrease, UDP instead of
+TCP, a message cut by the capture).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..correlation import Correlation, Transaction
+from ..errors import Diagnostic, SipParseError
+from ..net.flow import Transport
+from ..sip.message import SipMessage, SipRequest
+from ..sip.values import Via, parse_via
+
+__all__ = [
+    "MESSAGE_BODY_LIMIT",
+    "RULE_ID_RE",
+    "AnalysisLike",
+    "Context",
+    "answers_along_path",
+    "Finding",
+    "Issue",
+    "Options",
+    "Rule",
+    "RuleConfig",
+    "Scope",
+    "Severity",
+    "quote",
+    "request_index",
+    "rule_sort_key",
+]
+
+
+class Severity(enum.Enum):
+    """How bad a finding is; ordered ``INFO < WARNING < ERROR``.
+
+    * ``ERROR``: a MUST or MUST NOT is violated and the bytes alone show it.
+    * ``WARNING``: a SHOULD is violated, or a MUST whose detection needs
+      context the capture may lack (timing, lost packets, the other hop).
+    * ``INFO``: an observation, a legacy behaviour or a capture gap.
+    """
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        """0 for info, 1 for warning, 2 for error."""
+        return _RANKS[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return _RANKS[self] < _RANKS[other]
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return _RANKS[self] <= _RANKS[other]
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return _RANKS[self] > _RANKS[other]
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return _RANKS[self] >= _RANKS[other]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """``"error"`` / ``"warning"`` / ``"info"`` (any case) as a Severity.
+
+        Raises:
+            ValueError: any other text.
+        """
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown severity {text!r} (error, warning or info)") from None
+
+
+_RANKS = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+class Scope(enum.Enum):
+    """What a rule's check is called with (see the module docstring)."""
+
+    MESSAGE = "message"
+    TRANSACTION = "transaction"
+    DIALOG = "dialog"
+    SUBSCRIPTION = "subscription"
+    REGISTRATION = "registration"
+    ANALYSIS = "analysis"
+
+
+#: Rule IDs are those of the rules catalogue (docs/rules-catalogue.md):
+#: a family, a number, and for some an extra letter ("HDR-3b").  IDs are
+#: never reused or renumbered.
+RULE_ID_RE = re.compile(r"(HDR|CSEQ|TXN|DLG|MSG|SUB|RI|REG|PUB)-[1-9][0-9]*[a-z]?")
+
+
+def rule_sort_key(rule_id: str) -> tuple[str, int, str]:
+    """Natural order of rule IDs: HDR-3 < HDR-3b < HDR-4 < HDR-10."""
+    family, _, rest = rule_id.partition("-")
+    digits = rest.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return family, int(digits) if digits.isdigit() else 0, rest[len(digits) :]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One registered rule.
+
+    ``summary`` is the first line of the check's docstring (what a user
+    sees next to the ID), ``explanation`` the rest of it.  ``methods``
+    limits a MESSAGE-scope rule to requests with these methods and
+    responses with these CSeq methods (None: all); ``requests`` /
+    ``responses`` say which kinds of message it looks at.
+    ``defects`` limits it further to messages carrying one of these
+    parser defect codes (most messages have none, so such rules cost
+    nothing on clean traffic).  ``rfc3265_severity`` is the severity used
+    when checking against RFC 3265 instead of RFC 6665 (for requirements
+    RFC 6665 made stricter).
+    """
+
+    id: str
+    severity: Severity
+    rfc: str
+    scope: Scope
+    summary: str
+    explanation: str
+    check: Callable[..., Iterable[Issue]]
+    methods: frozenset[str] | None = None
+    requests: bool = True
+    responses: bool = True
+    defects: frozenset[str] | None = None
+    rfc3265_severity: Severity | None = None
+
+    @property
+    def family(self) -> str:
+        """The ID's prefix: ``HDR``, ``CSEQ``, ``MSG``, ..."""
+        return self.id.partition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """What a check yields: a sentence and the messages it is about.
+
+    ``message`` is a plain sentence quoting the offending values;
+    ``messages`` are message indices, the most relevant first.
+    ``severity`` overrides the rule's severity, only for a case the rule's
+    docstring documents.
+    """
+
+    message: str
+    messages: tuple[int, ...]
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reported problem.
+
+    ``rule`` is the rule ID; ``severity``, ``rfc`` and ``summary`` come from
+    the rule (the severity possibly as documented for the case); ``message``
+    is the sentence about this occurrence; ``messages`` the message indices
+    it points at and ``frames`` the capture frames of those messages,
+    ascending.
+    """
+
+    rule: str
+    severity: Severity
+    rfc: str
+    summary: str
+    message: str
+    messages: tuple[int, ...]
+    frames: tuple[int, ...]
+
+    @property
+    def first_frame(self) -> int:
+        """The lowest frame number, 0 when the finding has no frames."""
+        return self.frames[0] if self.frames else 0
+
+
+# RFC 3428 §8: "The size of MESSAGE requests outside of a media session MUST
+# NOT exceed 1300 bytes".  The product applies the same figure to MESSAGE
+# bodies by default (a body over it is the usual cause of an oversized
+# request); users with another budget set Options.message_body_limit.
+MESSAGE_BODY_LIMIT = 1300
+
+_EVENTS_RFCS = ("6665", "3265")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What to check and how.
+
+    ``select`` / ``ignore`` are glob patterns over rule IDs (``HDR-*``,
+    ``CSEQ-[12]``); a rule runs when some ``select`` pattern matches it and
+    no ``ignore`` pattern does (case-insensitive).  ``events_rfc`` is
+    ``"6665"`` (default) or ``"3265"``: in 3265 mode requirements that RFC
+    6665 made stricter are reported with the milder severity the rule
+    declares.  ``message_body_limit`` is the MESSAGE body size in bytes
+    above which MSG-14 reports.  ``extra_methods`` / ``extra_headers`` are
+    private extension methods and header names (any case) that are not to
+    be reported as unknown or misspelled.
+
+    Raises:
+        ValueError: an unknown ``events_rfc`` or a negative body limit.
+    """
+
+    select: tuple[str, ...] = ("*",)
+    ignore: tuple[str, ...] = ()
+    events_rfc: str = "6665"
+    message_body_limit: int = MESSAGE_BODY_LIMIT
+    extra_methods: frozenset[str] = frozenset()
+    extra_headers: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.events_rfc not in _EVENTS_RFCS:
+            raise ValueError(f"events_rfc must be '6665' or '3265', not {self.events_rfc!r}")
+        if self.message_body_limit < 0:
+            raise ValueError(f"message_body_limit must be >= 0, not {self.message_body_limit}")
+        # Header names are case-insensitive (RFC 3261 §7.3.1); methods are not.
+        object.__setattr__(self, "extra_headers", frozenset(h.lower() for h in self.extra_headers))
+        object.__setattr__(self, "extra_methods", frozenset(self.extra_methods))
+
+
+#: The same record under the name the configuration files use.
+RuleConfig = Options
+
+
+class AnalysisLike(Protocol):
+    """What the rules read from an :class:`~analyzer.analysis.Analysis`."""
+
+    @property
+    def sip_messages(self) -> Sequence[SipMessage]: ...
+
+    @property
+    def correlation(self) -> Correlation: ...
+
+    @property
+    def diagnostic_records(self) -> Sequence[Diagnostic]: ...
+
+
+# Transports whose messages are delimited by the transport itself (the body
+# ends with the datagram) and those where only Content-Length delimits them
+# (RFC 3261 §18.3; the catalogue counts SCTP with the stream transports).
+DATAGRAM_TRANSPORTS = frozenset((Transport.UDP, Transport.HEP_UDP))
+STREAM_TRANSPORTS = frozenset(
+    (Transport.TCP, Transport.SCTP, Transport.HEP_TCP, Transport.HEP_SCTP)
+)
+
+_UDP = Transport.UDP
+_HEP_UDP = Transport.HEP_UDP
+
+# Values quoted in sentences are cut to this many characters: a finding is
+# one line, and captured values can be kilobytes of garbage.
+MAX_QUOTED = 80
+
+
+def quote(value: str | bytes | None) -> str:
+    """A value for a sentence: ``repr`` (so control characters and U+00A0 show), cut."""
+    if value is None:
+        return "(none)"
+    if len(value) > MAX_QUOTED:
+        return f"{value[:MAX_QUOTED]!r}..."
+    return repr(value)
+
+
+def answers_along_path(resp: SipMessage, req: SipMessage) -> bool:
+    """Whether ``resp`` travels back along the path ``req`` came by, at the same hop.
+
+    The response comes from the address and port the request was sent to
+    (RFC 3581 §4: "the response MUST be sent from the same address and port
+    that the corresponding request was received on"; over TCP it is the same
+    connection) and goes back to the request's source address.  Used to
+    pair a response with a request it does not match by branch without
+    pairing messages of different hops (catalogue G-4).
+    """
+    ro, qo = resp.origin, req.origin
+    return ro.src == qo.dst and ro.dst.ip == qo.src.ip
+
+
+def request_index(txn: Transaction) -> int:
+    """The message index of a transaction's request, or of its first message."""
+    return txn.id if txn.request is None else txn.request
+
+
+class Context:
+    """What a check can read besides the record it is called with.
+
+    ``messages``, ``correlation`` and ``options`` as given; helpers cache
+    what several rules need (parsed Via lists, transactions by Call-ID,
+    framing diagnostics by frame).
+    """
+
+    def __init__(
+        self,
+        messages: Sequence[SipMessage],
+        correlation: Correlation,
+        options: Options,
+        diagnostics: Sequence[Diagnostic] = (),
+    ) -> None:
+        self.messages = messages
+        self.correlation = correlation
+        self.options = options
+        self.diagnostics = diagnostics
+        self._vias: dict[int, tuple[Via, ...] | None] = {}
+        self._via_lines: dict[int, list[str]] = {}
+        #: Results several rules share, keyed by the rule module's own keys.
+        self.memo: dict[object, object] = {}
+        self._by_call_id: dict[str | None, list[Transaction]] | None = None
+        self._framing: dict[int, list[str]] | None = None
+        self._retransmissions: frozenset[int] | None = None
+
+    # -- messages and transactions -------------------------------------------
+
+    def frame(self, index: int) -> int:
+        """The frame that completed message ``index``."""
+        return self.messages[index].origin.frame
+
+    def transaction_of(self, index: int) -> Transaction | None:
+        """The transaction message ``index`` belongs to."""
+        tid = self.correlation.message_transaction[index]
+        return None if tid is None else self.correlation.transaction(tid)
+
+    def request(self, txn: Transaction) -> SipRequest | None:
+        """The request of a transaction, when it was captured."""
+        if txn.request is None:
+            return None
+        msg = self.messages[txn.request]
+        return msg if isinstance(msg, SipRequest) else None
+
+    def transactions_with_call_id(self, call_id: str | None) -> Sequence[Transaction]:
+        """All transactions of one Call-ID, in id order."""
+        table = self._by_call_id
+        if table is None:
+            table = {}
+            for t in self.correlation.transactions:
+                table.setdefault(t.call_id, []).append(t)
+            self._by_call_id = table
+        return table.get(call_id, ())
+
+    @property
+    def retransmissions(self) -> frozenset[int]:
+        """Message indices that are retransmissions (requests, responses, ACKs)."""
+        found = self._retransmissions
+        if found is None:
+            out: set[int] = set()
+            for t in self.correlation.transactions:
+                out.update(t.request_retransmissions)
+                out.update(t.ack_retransmissions)
+                for r in t.responses:
+                    out.update(r.retransmissions)
+            found = self._retransmissions = frozenset(out)
+        return found
+
+    # -- headers ---------------------------------------------------------------
+
+    def vias(self, index: int) -> tuple[Via, ...] | None:
+        """Every via-parm of message ``index``, top first; None when one does not parse."""
+        cache = self._vias
+        if index in cache:
+            return cache[index]
+        try:
+            vias: tuple[Via, ...] | None = tuple(
+                parse_via(v) for v in self.messages[index].headers.values("via")
+            )
+        except SipParseError:
+            vias = None
+        cache[index] = vias
+        return vias
+
+    def via_lines(self, index: int) -> list[str]:
+        """The Via header lines of message ``index`` as written (cached)."""
+        lines = self._via_lines.get(index)
+        if lines is None:
+            lines = self._via_lines[index] = self.messages[index].headers.get_all("via")
+        return lines
+
+    def top_via(self, index: int) -> Via | None:
+        """The top via-parm of message ``index``; None when absent or unreadable."""
+        value = self.messages[index].headers.get("via")
+        if value is None:
+            return None
+        first = value.split(",", 1)[0] if '"' not in value else value
+        try:
+            return parse_via(first)
+        except SipParseError:
+            vias = self.vias(index)
+            return vias[0] if vias else None
+
+    # -- transport -------------------------------------------------------------
+
+    @staticmethod
+    def over_datagrams(msg: SipMessage) -> bool:
+        """The message came over UDP (directly or as reported by HEP)."""
+        # Identity tests: hashing an Enum member runs Python code.
+        t = msg.origin.transport
+        return t is _UDP or t is _HEP_UDP
+
+    @staticmethod
+    def over_stream(msg: SipMessage) -> bool:
+        """The message came over TCP or SCTP (directly or as reported by HEP)."""
+        t = msg.origin.transport
+        return t is not _UDP and t in STREAM_TRANSPORTS
+
+    def framing_reasons(self, frames: Iterable[int]) -> list[str]:
+        """Reasons of the SIP framing diagnostics that mention any of ``frames``."""
+        table = self._framing
+        if table is None:
+            table = {}
+            for d in self.diagnostics:
+                if d.layer == "sip-framing":
+                    for f in d.frames:
+                        table.setdefault(f, []).append(d.reason)
+            self._framing = table
+        out: list[str] = []
+        for f in frames:
+            for reason in table.get(f, ()):
+                if reason not in out:
+                    out.append(reason)
+        return out
