@@ -8,6 +8,9 @@ at or above the threshold, 2 unusable input or bad usage.
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -15,16 +18,19 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import CaptureError, Diagnostic
-from .pipeline import read_messages
+from .pipeline import gc_paused, read_messages
 from .render.messages import (
     csv_header,
     csv_line,
     filtered_rows,
     jsonl_line,
+    jsonl_message,
+    message_row,
     parse_filter,
     table_header,
     table_line,
 )
+from .sip.message import SipMessage
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -73,6 +79,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
     m.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    m.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="worker processes for CSV and JSON lines output (default: one per CPU, "
+        f"at most {MAX_DEFAULT_JOBS}, for captures of {PARALLEL_MIN_BYTES >> 20} MiB or "
+        "more); the output is the same for any N; the table format always uses one",
+    )
     m.set_defaults(func=_cmd_messages)
 
     for name, help_text in _TABLES.items():
@@ -93,7 +108,86 @@ def _build_parser() -> argparse.ArgumentParser:
             "-q", "--quiet", action="store_true", help="do not list diagnostics on stderr"
         )
         t.set_defaults(func=_cmd_table, table=name)
+    _add_check_parsers(sub)
     return p
+
+
+def _add_check_parsers(sub: Any) -> None:
+    """The ``check`` and ``rules`` subcommands."""
+    c = sub.add_parser(
+        "check",
+        help="check the SIP messages against the RFC rules",
+        description="Validate the SIP messages of CAPTURE against the rule catalogue. "
+        "Exit status: 0 when no finding is at or above --fail-on, 1 when one is, "
+        "2 for unusable input or bad usage.",
+    )
+    c.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        nargs="+",
+        help="one capture, or several rotated captures merged in time order",
+    )
+    c.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    c.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="error",
+        help="lowest severity that makes the exit status 1 (default: error)",
+    )
+    c.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="run only rules matching these ID globs (comma-separated, repeatable), "
+        "e.g. --select 'HDR-*,CSEQ-*'",
+    )
+    c.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="skip rules matching these ID globs (comma-separated, repeatable)",
+    )
+    c.add_argument(
+        "--events-rfc",
+        choices=("6665", "3265"),
+        default="6665",
+        help="SUBSCRIBE/NOTIFY rules per RFC 6665 (default) or the older RFC 3265, "
+        "which reports what RFC 6665 made stricter as warnings",
+    )
+    c.add_argument(
+        "--message-body-limit",
+        type=_non_negative_int,
+        metavar="BYTES",
+        help="MESSAGE body size above which MSG-14 reports (default 1300)",
+    )
+    c.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
+    )
+    c.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    c.set_defaults(func=_cmd_check)
+
+    r = sub.add_parser(
+        "rules",
+        help="list the validation rules",
+        description="List the rule catalogue: ID, severity, RFC reference and summary.",
+    )
+    r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
+    )
+    r.set_defaults(func=_cmd_rules)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
+    return value
 
 
 #: Record tables the CLI can print, each an attribute of :class:`~analyzer.analysis.Analysis`.
@@ -127,35 +221,124 @@ def _write_lines(out: TextIO, lines: Iterator[str]) -> None:
         out.write("".join(batch))
 
 
+# The default of --jobs: one worker per CPU, up to this many.  Every worker
+# reads and decodes the whole capture (about a third of a single process's
+# time), so beyond a few workers that repeated part dominates and more of them
+# only add memory.
+MAX_DEFAULT_JOBS = 8
+
+# Captures smaller than this are read by one process unless --jobs says
+# otherwise: they take a few tenths of a second at most, and starting and
+# feeding workers would cost about as much as it saves.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+# Exit status when a worker process of a --jobs run failed (its own error
+# output says why): the output is incomplete.
+EXIT_WORKER_FAILED = 3
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _default_jobs(capture: str) -> int:
+    try:
+        small = os.path.getsize(capture) < PARALLEL_MIN_BYTES
+    except OSError:
+        small = True  # the capture reader says what is wrong with it
+    return 1 if small else min(os.cpu_count() or 1, MAX_DEFAULT_JOBS)
+
+
 def _cmd_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         filters = [parse_filter(e) for e in args.filter]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    reader = read_messages(args.capture)
-    rows = filtered_rows(reader, filters)
     fmt = args.format
+    jobs = args.jobs if args.jobs is not None else _default_jobs(args.capture)
+    # Message records form no reference cycles: the cyclic collector would
+    # only walk them, over and over.
+    with gc_paused():
+        if jobs > 1 and fmt != "table":
+            return _messages_parallel(args, out, err, filters, jobs)
+        reader = read_messages(args.capture)
+        rows = filtered_rows(reader, filters)
 
-    def lines() -> Iterator[str]:
-        if fmt == "jsonl":
-            for row in rows:
-                yield jsonl_line(row) + "\n"
-        elif fmt == "csv":
-            yield csv_header()
-            for row in rows:
-                yield csv_line(row)
-        else:
-            yield table_header()
-            first: int | None = None
-            for row in rows:
-                if first is None:
-                    first = row["ts_ns"]
-                yield table_line(row, first)
+        def lines() -> Iterator[str]:
+            if fmt == "jsonl":
+                if filters:
+                    for row in rows:
+                        yield jsonl_line(row) + "\n"
+                else:
+                    for msg in reader:
+                        yield jsonl_message(msg, "\n")
+            elif fmt == "csv":
+                yield csv_header()
+                for row in rows:
+                    yield csv_line(row)
+            else:
+                yield table_header()
+                first: int | None = None
+                for row in rows:
+                    if first is None:
+                        first = row["ts_ns"]
+                    yield table_line(row, first)
 
-    _emit(args, out, lines())
+        _emit(args, out, lines())
     if not args.quiet:
         _print_diagnostics(reader.diagnostics, err)
     return EXIT_OK
+
+
+def _messages_parallel(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    filters: Sequence[Callable[[dict[str, Any]], bool]],
+    jobs: int,
+) -> int:
+    """``messages`` in CSV or JSON lines with ``jobs`` worker processes (same output)."""
+    from .parallel import ParallelMessages, WorkerError
+
+    fmt = args.format
+    format_message: Callable[[SipMessage], str | None]
+    if fmt == "jsonl" and not filters:
+        format_message = functools.partial(jsonl_message, end="\n")
+    else:
+        render = jsonl_line if fmt == "jsonl" else csv_line
+        end = "\n" if fmt == "jsonl" else ""
+
+        def format_message(msg: SipMessage) -> str | None:
+            row = message_row(msg)
+            return render(row) + end if all(f(row) for f in filters) else None
+
+    with ParallelMessages(args.capture, jobs, format_message) as run:
+        head = [csv_header()] if fmt == "csv" else []
+        try:
+            if args.output:
+                with open(args.output, "w", encoding="utf-8", newline="") as f:
+                    _write_pieces(f, itertools.chain(head, run))
+            else:
+                _write_pieces(out, itertools.chain(head, run))
+        except WorkerError as exc:
+            print(f"sip-analyzer: {exc}; the output is incomplete", file=err)
+            return EXIT_WORKER_FAILED
+    if not args.quiet:
+        _print_diagnostics(run.diagnostics, err)
+    return EXIT_OK
+
+
+def _write_pieces(out: TextIO, pieces: Iterator[str]) -> None:
+    # Unlike _write_lines: each piece is already many lines (all those that
+    # became final at once), so it is written as it comes.
+    for piece in pieces:
+        out.write(piece)
 
 
 def _cmd_table(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -167,6 +350,56 @@ def _cmd_table(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _emit(args, out, lines)
     if not args.quiet:
         _print_diagnostics(analysis.diagnostic_records, err)
+    return EXIT_OK
+
+
+def _globs(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(g.strip() for v in values for g in v.split(",") if g.strip())
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .analysis import analyze
+    from .render.findings import at_or_above, findings_dict, render_junit, render_text
+    from .rules import Options, Severity, patterns_without_rules, run_rules, select_rules
+
+    select = _globs(args.select) or ("*",)
+    ignore = _globs(args.ignore)
+    unknown = patterns_without_rules(select + ignore)
+    if unknown:
+        raise UsageError(
+            f"no rule matches {', '.join(map(repr, unknown))} (see 'sip-analyzer rules')"
+        )
+    extra: dict[str, Any] = {}
+    if args.message_body_limit is not None:
+        extra["message_body_limit"] = args.message_body_limit
+    options = Options(select=select, ignore=ignore, events_rfc=args.events_rfc, **extra)
+    threshold = Severity.parse(args.fail_on)
+    rules = select_rules(options)
+    analysis = analyze(args.capture)
+    findings = run_rules(analysis, options)
+    captures = analysis.sources
+    if args.format == "json":
+        doc = findings_dict(findings, captures, len(rules), threshold)
+        text = json.dumps(doc, indent=2) + "\n"
+    elif args.format == "junit":
+        text = render_junit(findings, rules, captures, threshold)
+    else:
+        text = render_text(findings, captures, len(rules))
+    _emit(args, out, iter((text,)))
+    if not args.quiet:
+        _print_diagnostics(analysis.diagnostic_records, err)
+    return EXIT_FINDINGS if at_or_above(findings, threshold) else EXIT_OK
+
+
+def _cmd_rules(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .render.findings import render_rules_text, rules_list
+    from .rules import RULES
+
+    if args.format == "json":
+        text = json.dumps(rules_list(RULES.values()), indent=2) + "\n"
+    else:
+        text = render_rules_text(RULES.values())
+    _emit(args, out, iter((text,)))
     return EXIT_OK
 
 

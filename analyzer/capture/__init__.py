@@ -18,14 +18,31 @@ Three rules shape this package:
   reader copies nothing and creates one object per frame, because real
   captures hold millions of frames and most of them are RTP that the next
   stage throws away after looking at a few header bytes.
+
+Prefilters.  Even one tuple and one call per frame add up over millions of
+RTP packets, so the consumer may hand :func:`open_capture` a few
+:class:`Prefilter` records describing frames it would discard anyway.  A
+prefilter is data, not code: a :class:`struct.Struct` layout of header fields
+counted from the frame's first byte and the set of field tuples that mean
+"discard".  The reader applies it on its fast path (one ``unpack_from`` and
+one set lookup per frame) and skips matching frames without yielding them,
+counting them in :attr:`Capture.frames_skipped`; their frame numbers are
+used up as usual, so the frames yielded keep their numbers.  The reader
+knows nothing about what the fields mean: which protocols they describe is
+the consumer's business (:data:`analyzer.net.packet.PREFILTERS`).  Skipping
+is an optimisation, not a promise: a frame read on a slow path (a record cut
+by the end of a chunk, a repaired length) is yielded even if it matches, so
+the consumer still has to handle every frame it receives.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
@@ -38,6 +55,7 @@ __all__ = [
     "ByteSource",
     "Capture",
     "Frame",
+    "Prefilter",
     "open_capture",
 ]
 
@@ -52,6 +70,22 @@ frames read from it, so a consumer that keeps packet bytes must slice them
 out (keeping ``buf`` itself would keep the whole chunk alive).  ``orig_len`` is
 the packet's length on the wire, never less than ``caplen``.
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Prefilter:
+    """Frames the consumer would discard, which the reader may skip unseen.
+
+    A frame of link type ``linktype`` with at least ``layout.size`` captured
+    bytes matches when ``layout.unpack_from(frame)`` (the fields counted from
+    the frame's first captured byte) is one of the tuples in ``reject``.
+    Only the readers' fast paths apply prefilters (see the module docstring).
+    """
+
+    linktype: int
+    layout: struct.Struct
+    reject: frozenset[tuple[int, ...]]
+
 
 # Bytes read from the file (or produced by the decompressor) at a time.  Large
 # enough that the per-chunk work (a read call, re-reading the record cut at the
@@ -321,8 +355,13 @@ class Capture:
 
     @property
     def frames_read(self) -> int:
-        """Frames yielded so far (exact once iteration has ended or been closed)."""
+        """Frames read so far, yielded or skipped (exact once iteration has ended or closed)."""
         return self._reader.frames_read
+
+    @property
+    def frames_skipped(self) -> int:
+        """Frames a prefilter matched, which were not yielded (exact as ``frames_read``)."""
+        return self._reader.frames_skipped
 
     def __iter__(self) -> Iterator[Frame]:
         if self._frames is not None:
@@ -353,13 +392,14 @@ class Capture:
         return f"<Capture {self.path!r} {self.format} frames_read={self.frames_read}>"
 
 
-def open_capture(path: str | os.PathLike[str]) -> Capture:
+def open_capture(path: str | os.PathLike[str], prefilters: Sequence[Prefilter] = ()) -> Capture:
     """Open a capture file and recognise its format from its first bytes.
 
     Accepts classic pcap (microsecond or nanosecond timestamps, either byte
     order) and pcapng, each possibly gzip-compressed.  The file header is read
     and checked here, so everything that makes the file unusable is reported
-    at once.
+    at once.  Frames matching one of ``prefilters`` may be skipped instead of
+    yielded (see :class:`Prefilter`).
 
     Raises:
         CaptureError: the file is missing, a directory, unreadable, empty, too
@@ -378,13 +418,13 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
     except OSError as e:
         raise CaptureError(f"{name}: cannot open: {e.strerror or e}") from None
     try:
-        return _sniff(name, f)
+        return _sniff(name, f, prefilters)
     except BaseException:
         f.close()
         raise
 
 
-def _sniff(name: str, f: io.FileIO) -> Capture:
+def _sniff(name: str, f: io.FileIO, prefilters: Sequence[Prefilter]) -> Capture:
     head = b""
     try:
         # A pipe may deliver the first bytes in several pieces.
@@ -412,7 +452,10 @@ def _sniff(name: str, f: io.FileIO) -> Capture:
         first = source.read(0, _SNIFF_LEN)
         fmt = fmt_name = _format_of(name, first, "")
     reader: PcapReader | PcapngReader
-    reader = PcapReader(name, source, first) if fmt == "pcap" else PcapngReader(name, source, first)
+    if fmt == "pcap":
+        reader = PcapReader(name, source, first, prefilters)
+    else:
+        reader = PcapngReader(name, source, first, prefilters)
     return Capture(name, fmt_name, reader, source)
 
 

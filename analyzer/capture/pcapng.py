@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
 from analyzer.capture.pcap import (
     LAYER,
     MAX_RECORD_LEN,
+    PrefilterPlan,
     end_diagnostic,
     short_orig_len_diagnostic,
     truncation_reason,
@@ -33,7 +34,7 @@ from analyzer.capture.pcap import (
 from analyzer.errors import CaptureError, Diagnostic, Level
 
 if TYPE_CHECKING:
-    from analyzer.capture import ByteSource, Frame
+    from analyzer.capture import ByteSource, Frame, Prefilter
 
 # Largest block accepted.  A packet block holds at most MAX_RECORD_LEN bytes of
 # packet plus options (comments, hashes); other blocks (name resolution,
@@ -159,11 +160,17 @@ class PcapngReader:
     and one INFO diagnostic per file says how many there were.
     """
 
-    def __init__(self, path: str, source: ByteSource, first: bytes) -> None:
+    def __init__(
+        self, path: str, source: ByteSource, first: bytes, prefilters: Sequence[Prefilter] = ()
+    ) -> None:
         _check_first_section(path, first)
         self.path = path
         self.diagnostics: list[Diagnostic] = []
         self.frames_read = 0
+        self.frames_skipped = 0
+        self._prefilters = prefilters
+        # The prefilters of each link type met so far, arranged once.
+        self._plans: dict[int, PrefilterPlan] = {}
         self.skipped_blocks: dict[int, int] = {}
         """Count of the blocks skipped, by block type."""
         self._source = source
@@ -195,6 +202,8 @@ class PcapngReader:
         sec = _SECTIONS["<"]  # replaced by the first section header
         unpack_epb = sec.epb
         ifaces: list[_Interface] = []
+        plans: list[PrefilterPlan] = []  # the prefilters of each interface's link type
+        skipped_frames = 0
 
         buf = self._first
         self._first = b""
@@ -233,6 +242,19 @@ class PcapngReader:
                             ts = ts // div + off
                         n += 1
                         last_ts = ts
+                        plan = plans[ifid]
+                        if caplen >= plan.min_len and (
+                            plan.first_unpack(buf, pos + data_at) in plan.first_reject
+                            or (
+                                caplen >= plan.second_len
+                                and plan.second_gate[buf[pos + data_at + plan.second_at]]
+                                and plan.second_unpack(buf, pos + data_at) in plan.second_reject
+                            )
+                            or (plan.rest and plan.rest_match(buf, pos + data_at, caplen))
+                        ):
+                            skipped_frames += 1
+                            pos = nxt
+                            continue
                         yield (n, ts, lt, buf, pos + data_at, caplen, orig)
                         pos = nxt
                 except (struct_error, IndexError):
@@ -341,6 +363,7 @@ class PcapngReader:
                                 self._error(n, base + pos, f"interface block length {blen}")
                                 return
                             ifaces.append(self._parse_idb(sec, buf, pos, nxt, base, n))
+                            plans.append(self._plan(ifaces[-1][0]))
                         elif btype == SHB:
                             if blen < _SHB_MIN_LEN:
                                 self._error(n, base + pos, f"section header length {blen}")
@@ -356,6 +379,7 @@ class PcapngReader:
                             sec = new_sec
                             unpack_epb = sec.epb
                             ifaces = []
+                            plans = []
                         else:
                             skipped[btype] = skipped.get(btype, 0) + 1
                         pos = nxt
@@ -368,6 +392,7 @@ class PcapngReader:
                         block_at = base + pos
                         remaining = nxt - end
                         self.frames_read = n
+                        self.frames_skipped = skipped_frames
                         while True:
                             base += end
                             buf = source.read(0, 1)
@@ -389,6 +414,7 @@ class PcapngReader:
 
                 # The block at pos runs past the end of buf: read on.
                 self.frames_read = n
+                self.frames_skipped = skipped_frames
                 keep = end - pos
                 base += pos
                 buf = source.read(keep, need)
@@ -403,6 +429,7 @@ class PcapngReader:
                 self.diagnostics.append(diagnostic)
         finally:
             self.frames_read = n
+            self.frames_skipped = skipped_frames
             if fixed:
                 self.diagnostics.append(short_orig_len_diagnostic(fixed, *fixed_first))
             if spb_count:
@@ -426,6 +453,12 @@ class PcapngReader:
                         )
                     )
             source.close()
+
+    def _plan(self, linktype: int) -> PrefilterPlan:
+        plan = self._plans.get(linktype)
+        if plan is None:
+            plan = self._plans[linktype] = PrefilterPlan(self._prefilters, linktype)
+        return plan
 
     def _parse_idb(
         self, sec: _Section, buf: bytes, pos: int, nxt: int, base: int, frame_no: int

@@ -15,12 +15,19 @@ options or fragmentation + UDP, is decoded inline at the top of
 other call and nothing kept.  SIP over UDP and TCP segments of that shape
 are built there too.  Any other frame takes the general path, which
 handles everything (and is checked to agree with the fast path).
+
+The same RTP check can be made by the capture reader before a frame is even
+handed out: :data:`PREFILTERS` describes, as data the reader understands
+(:class:`analyzer.capture.Prefilter`), the Ethernet (+ one 802.1Q tag) + IPv4
++ UDP frames this decoder would reject on its fast path.  Frames the reader
+skipped that way are counted with :meth:`PacketDecoder.set_prefiltered`.
 """
 
 from __future__ import annotations
 
 import struct
 
+from analyzer.capture import Prefilter
 from analyzer.errors import (
     DecodeError,
     Diagnostic,
@@ -107,10 +114,12 @@ _UDP_KIND = bytes(
 )
 
 # Fast path, Ethernet without tags + IPv4 without options: EtherType,
-# version/IHL and TOS as one word at 12; the flags/fragment-offset word at 20
-# and the protocol at 23; the UDP destination port at 36 and the first UDP
-# payload byte at 42.
-_FAST = struct.Struct(">12xI4xHxB12xH4xB")
+# version/IHL and TOS as one word at 12; the IPv4 total length at 16; the
+# flags/fragment-offset word at 20 and the protocol at 23; the UDP
+# destination port and length at 36 and the first UDP payload byte at 42.
+# (The lengths are here so that a datagram of another share, see
+# only_udp_frames, is settled with this one unpack.)
+_FAST = struct.Struct(">12xIH2xHxB12xHH2xB")
 _fast_unpack = _FAST.unpack_from
 _FAST_MIN = _FAST.size
 # EtherType 0x0800, version 4 and IHL 5, any TOS.
@@ -132,14 +141,52 @@ _FAST_VLAN_SIZE = _FAST_VLAN.size
 _PEEK = struct.Struct(">B5xHxB12xH4xB")
 _peek_unpack = _PEEK.unpack_from
 _PEEK_MIN = _PEEK.size
-# IPv4 total length, addresses, UDP source port and length.
-_fast_udp_unpack = struct.Struct(">16xH8x4s4sH2xH").unpack_from
+# IPv4 addresses and the UDP source port.
+_fast_udp_unpack = struct.Struct(">26x4s4sH").unpack_from
 # IPv4 total length, addresses, TCP ports, sequence and acknowledgment
 # numbers, data offset and flags.
 _FAST_TCP = struct.Struct(">16xH8x4s4sHHIIBB")
 _fast_tcp_unpack = _FAST_TCP.unpack_from
 _FAST_TCP_MIN = _FAST_TCP.size
 _ETH_LEN = 14
+
+# First bytes a VXLAN or GTP-U header may start with: decode_vxlan wants the
+# I flag (0x08) and none of the reserved flags 0x70; decode_gtpu wants version
+# 1 (the top three bits 001) and PT set (0x10).  The fast path sends datagrams
+# to those ports to the tunnel decoders whatever their first byte; a
+# prefilter does not look at ports, so it lets these bytes through instead
+# (RTP's usual 0x80 and 0x90 are not among them).
+_TUNNEL_FIRST_BYTES = frozenset(
+    b for b in range(256) if (b & 0x08 and not b & 0x70) or (b >> 5 == 1 and b & 0x10)
+)
+_PREFILTER_FIRST_BYTES = [
+    b for b in range(256) if not _UDP_KIND[b] and b not in _TUNNEL_FIRST_BYTES
+]
+
+# What the reader may skip for this decoder (see the module docstring): the
+# frames the fast path would count as fast_rejected.  Fields, one byte each
+# (small integers cost no allocation): the EtherType, version/IHL, the
+# flags/fragment offset word (0, or DF alone), the protocol and the first UDP
+# payload byte (the TOS, lengths, addresses and ports are skipped), without
+# and with one 802.1Q tag (its TPID, then the TCI skipped).
+_IPV4_UDP_WHOLE = [
+    (ETHERTYPE_IPV4 >> 8, ETHERTYPE_IPV4 & 0xFF, 0x45, flags, 0, IPPROTO_UDP)
+    for flags in (0, _IP_DF >> 8)
+]
+PREFILTERS: tuple[Prefilter, ...] = (
+    Prefilter(
+        LINKTYPE_ETHERNET,
+        struct.Struct(">12xBBB5xBBxB18xB"),
+        frozenset((*head, b) for head in _IPV4_UDP_WHOLE for b in _PREFILTER_FIRST_BYTES),
+    ),
+    Prefilter(
+        LINKTYPE_ETHERNET,
+        struct.Struct(">12xBB2xBBB5xBBxB18xB"),
+        frozenset(
+            (0x81, 0x00, *head, b) for head in _IPV4_UDP_WHOLE for b in _PREFILTER_FIRST_BYTES
+        ),
+    ),
+)
 
 _TCP_KEEP = SYN | FIN | RST
 
@@ -165,7 +212,8 @@ class DecodeStats:
     The inline fast path of :meth:`PacketDecoder.feed` can afford one store
     per packet, so it counts each of its four outcomes once (``fast_*``;
     ``fast_rejected`` also counts the same RTP check made right after any
-    other link layer);
+    other link layer); ``prefiltered`` counts the frames the capture reader
+    skipped for :data:`PREFILTERS`, which count like ``fast_rejected``;
     ``packets``, ``ipv4``, ``udp``, ``udp_rejected``,
     ``udp_sip_candidates``, ``tcp``, ``tcp_segments`` and ``tcp_empty`` are
     properties adding those to what the general path counted (``base_*``);
@@ -173,6 +221,7 @@ class DecodeStats:
     """
 
     __slots__ = (
+        "prefiltered",
         "fast_rejected",
         "fast_udp",
         "fast_tcp",
@@ -202,6 +251,7 @@ class DecodeStats:
     )
 
     def __init__(self) -> None:
+        self.prefiltered = 0
         self.fast_rejected = 0
         self.fast_udp = 0
         self.fast_tcp = 0
@@ -232,7 +282,13 @@ class DecodeStats:
     @property
     def _fast(self) -> int:
         # Every fast-path outcome is one Ethernet + IPv4 frame.
-        return self.fast_rejected + self.fast_udp + self.fast_tcp + self.fast_tcp_empty
+        return (
+            self.prefiltered
+            + self.fast_rejected
+            + self.fast_udp
+            + self.fast_tcp
+            + self.fast_tcp_empty
+        )
 
     @property
     def packets(self) -> int:
@@ -248,11 +304,11 @@ class DecodeStats:
 
     @property
     def udp(self) -> int:
-        return self.base_udp + self.fast_rejected + self.fast_udp
+        return self.base_udp + self.prefiltered + self.fast_rejected + self.fast_udp
 
     @property
     def udp_rejected(self) -> int:
-        return self.base_udp_rejected + self.fast_rejected
+        return self.base_udp_rejected + self.prefiltered + self.fast_rejected
 
     @property
     def udp_sip_candidates(self) -> int:
@@ -272,7 +328,9 @@ class DecodeStats:
 
     def as_dict(self) -> dict[str, int]:
         """Every counter by name: the totals, not their ``fast_``/``base_`` parts."""
-        names = [n for n in self.__slots__ if not n.startswith(("fast_", "base_"))]
+        names = [
+            n for n in self.__slots__ if not n.startswith(("fast_", "base_")) and n != "prefiltered"
+        ]
         names[:0] = list(_TOTALS)
         return {name: getattr(self, name) for name in names}
 
@@ -314,6 +372,23 @@ class PacketDecoder:
         # header cut in such a frame is an expected consequence (INFO); in a
         # whole frame, anything undecodable is malformed (WARNING).
         self._snapped = False
+        # See only_udp_frames: by default every frame's datagram is built.
+        self._udp_every = 1
+        self._udp_keep = 0
+
+    def only_udp_frames(self, every: int, keep: int) -> None:
+        """Build the fast path's UDP datagrams only for frames numbered ``keep`` modulo ``every``.
+
+        For a caller that discards the other ones unseen (one process of
+        several sharing a capture's work): the fast path has then
+        checked that the frame holds one whole datagram and nothing to
+        report, so skipping it changes nothing but the work done.  They are
+        still counted in :attr:`stats` as SIP candidates.
+        """
+        if not 0 <= keep < every:
+            raise ValueError(f"no frame number is {keep} modulo {every}")
+        self._udp_every = every
+        self._udp_keep = keep
 
     def feed(
         self,
@@ -331,7 +406,7 @@ class PacketDecoder:
         the bytes they keep.  Returns the units, or :data:`EMPTY`.
         """
         if linktype == LINKTYPE_ETHERNET and caplen >= _FAST_MIN:
-            eth_ip, frag, proto, dport, first = _fast_unpack(buf, off)
+            eth_ip, total, frag, proto, dport, ulen, first = _fast_unpack(buf, off)
             # Chained comparisons, not masks or shifts: they allocate nothing.
             if _FAST_ETH_IPV4_MIN <= eth_ip <= _FAST_ETH_IPV4_MAX and (frag == 0 or frag == _IP_DF):
                 if proto == IPPROTO_UDP and dport != VXLAN_PORT and dport != GTPU_PORT:
@@ -339,24 +414,25 @@ class PacketDecoder:
                     if not kind:
                         self.stats.fast_rejected += 1
                         return EMPTY
-                    if kind == 1:
-                        total, src, dst, sport, ulen = _fast_udp_unpack(buf, off)
-                        # A complete datagram with a non-empty payload (else
-                        # the byte looked at may be Ethernet padding).
-                        if 28 < total <= caplen - _ETH_LEN and 8 < ulen <= total - 20:
-                            self.stats.fast_udp += 1
-                            return [
-                                make_udp_datagram(
-                                    (frame_no,),
-                                    ts_ns,
-                                    src,
-                                    sport,
-                                    dst,
-                                    dport,
-                                    buf[off + 42 : off + 34 + ulen],
-                                    False,
-                                )
-                            ]
+                    # A complete datagram with a non-empty payload (else
+                    # the byte looked at may be Ethernet padding).
+                    if kind == 1 and 28 < total <= caplen - _ETH_LEN and 8 < ulen <= total - 20:
+                        self.stats.fast_udp += 1
+                        if frame_no % self._udp_every != self._udp_keep:
+                            return EMPTY
+                        src, dst, sport = _fast_udp_unpack(buf, off)
+                        return [
+                            make_udp_datagram(
+                                (frame_no,),
+                                ts_ns,
+                                src,
+                                sport,
+                                dst,
+                                dport,
+                                buf[off + 42 : off + 34 + ulen],
+                                False,
+                            )
+                        ]
                 elif proto == IPPROTO_TCP and caplen >= _FAST_TCP_MIN:
                     total, src, dst, sport, dport, seq, ack, doff, flags = _fast_tcp_unpack(
                         buf, off
@@ -399,6 +475,14 @@ class PacketDecoder:
                     self.stats.fast_rejected += 1
                     return EMPTY
         return self._frame(frame_no, ts_ns, linktype, buf, off, off + caplen, caplen < orig_len)
+
+    def set_prefiltered(self, total: int) -> None:
+        """Record that the capture reader has skipped ``total`` frames for :data:`PREFILTERS`.
+
+        They are frames :meth:`feed` would have rejected on its fast path,
+        and are counted as such in :attr:`stats`.
+        """
+        self.stats.prefiltered = total
 
     def flush(self) -> list[Unit]:
         """End of capture: report incomplete IP datagrams and aggregated problems.

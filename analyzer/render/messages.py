@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _js
 from typing import Any
 
+from ..net.flow import Transport
 from ..sip.message import SipMessage, SipRequest, SipResponse
 
 #: Columns of a message row, in output order.
@@ -201,6 +202,76 @@ def jsonl_line(row: Row) -> str:
         f'"branch":{_js_opt(row["branch"])},"body_len":{row["body_len"]:d},'
         f'"truncated":{"true" if row["truncated"] else "false"},'
         f'"defects":[{",".join(map(_js, row["defects"]))}]}}'
+    )
+
+
+# jsonl_message: the "time" value up to the seconds, opening quote included,
+# by second; bounded like _second_cache.
+_second_json: dict[int, str] = {}
+_UDP = Transport.UDP
+_TCP = Transport.TCP
+
+
+def jsonl_message(msg: SipMessage, end: str = "") -> str:
+    """``jsonl_line(message_row(msg)) + end``, formatted straight from the record.
+
+    Building the row dict costs about as much as formatting it; when no
+    filter needs the row, the CLI writes this instead.  The text is the same
+    byte for byte (tests compare the two on every sample capture).  Time
+    stamps and addresses are made of characters JSON never escapes, so they
+    are quoted without the escaper.
+    """
+    o = msg.origin
+    frames = o.frames
+    frames_text = str(frames[0]) if len(frames) == 1 else ",".join(map(str, frames))
+    ts_ns = o.ts_ns
+    sec, frac = divmod(ts_ns, 1_000_000_000)
+    when = _second_json.get(sec)
+    if when is None:
+        if len(_second_json) > 4096:
+            _second_json.clear()
+        # format_time's text without ".fffffffffZ".
+        when = _second_json[sec] = '"' + format_time(sec * 1_000_000_000)[:-11]
+    transport = o.transport
+    if transport is _UDP:
+        transport_text = '"udp"'
+    elif transport is _TCP:
+        transport_text = '"tcp"'
+    else:
+        transport_text = _js(transport.value)
+    cseq_num = msg.cseq_num
+    cseq_method = msg.cseq_method
+    cseq = "null" if cseq_num is None or cseq_method is None else _js(f"{cseq_num} {cseq_method}")
+    value = msg.call_id
+    call_id = "null" if value is None else _js(value)
+    value = msg.from_tag
+    from_tag = "null" if value is None else _js(value)
+    value = msg.to_tag
+    to_tag = "null" if value is None else _js(value)
+    value = msg.branch
+    branch = "null" if value is None else _js(value)
+    defects = msg.defects
+    defects_text = ",".join([_js(f"{d.code}: {d.detail}") for d in defects]) if defects else ""
+    head = (
+        f'{{"frame":{o.frame},"frames":[{frames_text}],"time":{when}.{frac:09d}Z",'
+        f'"ts_ns":{ts_ns},"src":"{o.src.text}","dst":"{o.dst.text}",'
+        f'"transport":{transport_text},'
+    )
+    tail = (
+        f'"call_id":{call_id},"cseq":{cseq},"from_tag":{from_tag},"to_tag":{to_tag},'
+        f'"branch":{branch},"body_len":{len(msg.body)},'
+        f'"truncated":{"true" if o.truncated else "false"},"defects":[{defects_text}]}}{end}'
+    )
+    if type(msg) is SipRequest:
+        return (
+            f'{head}"kind":"request","method":{_js(msg.method)},"status":null,"reason":null,'
+            f'"request_uri":{_js(msg.uri)},{tail}'
+        )
+    assert isinstance(msg, SipResponse)
+    method = "null" if cseq_method is None else _js(cseq_method)
+    return (
+        f'{head}"kind":"response","method":{method},"status":{msg.status},'
+        f'"reason":{_js(msg.reason)},"request_uri":null,{tail}'
     )
 
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.errors import Level, TransportError
+from analyzer.errors import Level, TransportError, TunnelError
 from analyzer.net import packet as packet_module
-from analyzer.net.packet import EMPTY, PacketDecoder
+from analyzer.net.packet import EMPTY, PREFILTERS, PacketDecoder
 from analyzer.net.transport import (
     ACK,
     FIN,
@@ -34,6 +34,7 @@ from analyzer.net.transport import (
     make_tcp_segment,
     make_udp_datagram,
 )
+from analyzer.net.tunnels import decode_gtpu, decode_vxlan
 from tests.packets import (
     MAC_A,
     MAC_B,
@@ -825,3 +826,82 @@ def test_any_bytes_decode_or_diagnose(
     assert all(isinstance(u, (UdpDatagram, TcpSegment, SctpData)) for u in units)
     assert decoder.flush() == []
     assert decoder.stats.packets == 2
+
+
+# -- prefilters and shares -----------------------------------------------------------
+
+
+def _prefilter_matches(frame: bytes) -> bool:
+    return any(
+        len(frame) >= pf.layout.size and pf.layout.unpack_from(frame) in pf.reject
+        for pf in PREFILTERS
+    )
+
+
+@pytest.mark.parametrize("vlans", [(), (5,)], ids=["untagged", "vlan"])
+@pytest.mark.parametrize("dport", [5060, 4002, 4789, 2152], ids=str)
+@pytest.mark.parametrize("df", [False, True], ids=["", "df"])
+def test_prefilters_match_only_what_the_decoder_rejects(
+    vlans: tuple[int, ...], dport: int, df: bool
+) -> None:
+    # Every first byte, on ordinary and on tunnel ports: what a prefilter
+    # matches, the decoder rejects without a unit or a diagnostic (so the
+    # reader may skip it), and the RTP bytes are all matched.
+    matched = set()
+    for first in range(256):
+        payload = bytes([first]) + bytes(40)
+        ip = ipv4(A, B, 17, udp(4000, dport, payload), df=df)
+        frame = ether(MAC_B, MAC_A, 0x0800, ip, vlans=vlans)
+        if not _prefilter_matches(frame):
+            continue
+        matched.add(first)
+        decoder = PacketDecoder()
+        assert feed(decoder, frame) == []
+        assert decoder.stats.udp_rejected == 1 and decoder.diagnostics == []
+    assert set(range(0x80, 0x88)) | set(range(0x90, 0xC0)) <= matched  # RTP, RTCP
+    assert not matched & set(b"SIPHINVTEabcz\x01\x02")
+
+
+def test_prefilters_leave_tunnel_headers_to_the_decoder() -> None:
+    for first in range(256):
+        if first in packet_module._PREFILTER_FIRST_BYTES:
+            with pytest.raises(TunnelError):
+                decode_vxlan(bytes([first]) + bytes(7), 0, 8)
+            with pytest.raises(TunnelError):
+                decode_gtpu(bytes([first]) + b"\xff\x00\x00" + bytes(4), 0, 8)
+
+
+def test_prefilters_ignore_fragments_options_and_other_protocols() -> None:
+    rtp = udp(4000, 4002, RTP)
+    for ip in (
+        ipv4(A, B, 17, rtp, mf=True),
+        ipv4(A, B, 17, rtp, frag_offset=8),
+        ipv4(A, B, 17, rtp, options=b"\x01\x01\x01\x00"),
+        ipv4(A, B, 6, rtp),
+    ):
+        assert not _prefilter_matches(ether(MAC_B, MAC_A, 0x0800, ip))
+    assert not _prefilter_matches(ether(MAC_B, MAC_A, 0x0800, ipv4(A, B, 17, rtp), vlans=(5, 6)))
+    assert _prefilter_matches(ether(MAC_B, MAC_A, 0x0800, ipv4(A, B, 17, rtp)))
+
+
+def test_prefiltered_frames_count_as_rejected_udp() -> None:
+    decoder = PacketDecoder()
+    feed(decoder, udp_frame(SIP_INVITE))
+    decoder.set_prefiltered(4)
+    decoder.set_prefiltered(5)  # a running total, not an increment
+    stats = decoder.stats
+    assert (stats.packets, stats.ipv4, stats.udp, stats.udp_rejected) == (6, 6, 6, 5)
+    assert stats.as_dict()["packets"] == 6 and "prefiltered" not in stats.as_dict()
+
+
+def test_only_udp_frames_of_one_share_are_built() -> None:
+    decoder = PacketDecoder()
+    decoder.only_udp_frames(3, 1)
+    got = [feed(decoder, udp_frame(SIP_INVITE), frame_no=n) for n in range(1, 7)]
+    assert [bool(units) for units in got] == [True, False, False, True, False, False]
+    # Other paths build every unit: the caller picks its share among them.
+    assert feed(decoder, udp_frame(SIP_INVITE, vlans=(5,)), frame_no=2) != []
+    assert feed(decoder, udp_frame(SIP_INVITE, vlans=(5, 6)), frame_no=3) != []
+    assert decoder.stats.udp_sip_candidates == 8 and decoder.diagnostics == []
+    with pytest.raises(ValueError):
+        decoder.only_udp_frames(2, 2)

@@ -9,6 +9,7 @@ from analyzer.render.messages import (
     csv_line,
     format_time,
     jsonl_line,
+    jsonl_message,
     message_row,
     parse_filter,
 )
@@ -117,3 +118,47 @@ def test_filters(expr: str, on_request: bool, on_response: bool) -> None:
 def test_bad_filters(expr: str, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         parse_filter(expr)
+
+
+ODD = [
+    # (message bytes, origin changes)
+    (INVITE, {}),
+    (RESPONSE, {}),
+    (RESPONSE, {"frames": (9,), "frame": 9, "truncated": True}),
+    (INVITE, {"transport": Transport.UDP, "ts_ns": -1}),
+    (INVITE, {"transport": Transport.HEP_SCTP, "ts_ns": 0}),
+    (INVITE, {"transport": Transport.WS, "frames": tuple(range(1, 40))}),
+    # No Call-ID, CSeq, tags or branch; a CSeq without a method.
+    (b"OPTIONS sip:x SIP/2.0\r\nCSeq: 7\r\n\r\n", {}),
+    (b"SIP/2.0 200 \r\nCSeq: 7\r\n\r\n", {}),
+    # Escapes and non-ASCII everywhere text comes from the capture.
+    (
+        'MESSAGE sip:\u00e9@x SIP/2.0\r\nCall-ID: "q\\\\ \u00fc\r\nCSeq: 1 ME\u00dfAGE\r\n'
+        "From: <sip:a>;tag=\u00e4\r\nTo: <sip:b>;tag=t\x7f\r\n"
+        "Via: SIP/2.0/UDP h;branch=z9\u00e9\r\nBad line\r\nContent-Length: 99\r\n\r\nxx".encode(),
+        {},
+    ),
+    ("SIP/2.0 404 Nicht gefunden \u00fc\r\nCSeq: 2 BYE\r\n\r\n".encode(), {}),
+]
+
+
+@pytest.mark.parametrize(("data", "changes"), ODD)
+def test_jsonl_message_is_jsonl_line_of_the_row(data: bytes, changes: dict[str, object]) -> None:
+    origin = Origin(**{**{f: getattr(ORIGIN, f) for f in ORIGIN.__slots__}, **changes})  # type: ignore[arg-type]
+    msg = parse_message(data, origin)
+    assert jsonl_message(msg) == jsonl_line(message_row(msg))
+    assert jsonl_message(msg, "\n") == jsonl_line(message_row(msg)) + "\n"
+
+
+def test_jsonl_message_on_the_samples() -> None:
+    from pathlib import Path
+
+    from analyzer.pipeline import read_messages
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    count = 0
+    for path in sorted(samples.glob("*.pcap")):
+        for msg in read_messages(path):
+            assert jsonl_message(msg) == jsonl_line(message_row(msg))
+            count += 1
+    assert count > 50

@@ -1,0 +1,413 @@
+"""The output lines of one capture's messages, made by several processes and merged.
+
+A single process spends most of its time on per-message work (SIP parsing,
+formatting), which splits cleanly: :class:`ParallelMessages` forks ``jobs``
+worker processes, each running the whole pipeline over the whole capture as
+a :class:`~analyzer.pipeline.MessageExtractor` with its own
+:class:`~analyzer.pipeline.Share`, so that each message is produced by
+exactly one worker.  Reading and decoding every frame is repeated in every
+worker: IP reassembly and TCP state need all the frames, and it is the
+cheap part (the capture reader skips the RTP frames unseen).
+
+Each worker formats its own messages into lines and streams them to the
+parent through a pipe, a block of lines at a time, each line with the order
+key the extractor gave its message (:func:`~analyzer.pipeline.order_key`).
+The parent merges the streams by key into exactly the order a single process
+writes, and writes them out as they become final: a line is final once every
+other worker has reported progress past its key, either with lines of its own
+or with the progress marks workers send every :data:`PROGRESS_FRAMES` frames.
+The parent holds only the lines of workers that are ahead.  Merging is one
+stable sort by key of the lines that became final (the C sort finds the
+workers' already sorted runs and merges them), which keeps the parent's share
+of the work to a fraction of a microsecond per line.
+
+Diagnostics are merged the same way at the end; those of the capture reader
+and of the packet decoder, identical in every worker, come from worker 0.
+
+Failures: an unusable capture is reported by the parent before any worker
+starts (:class:`~analyzer.errors.CaptureError`); a worker that dies without
+finishing (an exception, a signal) makes the run raise :class:`WorkerError`
+once the workers are stopped.  Leaving early (an exception in the consumer,
+Ctrl-C, :meth:`ParallelMessages.close`) terminates the workers.
+
+Only the process machinery lives here; this module reads no file itself
+(the workers open the capture through :func:`~analyzer.capture.open_capture`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import multiprocessing
+import os
+import pickle
+import selectors
+import signal
+import struct
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterator
+from multiprocessing.process import BaseProcess
+from operator import itemgetter
+from types import TracebackType
+from typing import BinaryIO
+
+from .capture import open_capture
+from .errors import CaptureError, Diagnostic
+from .net.packet import PREFILTERS
+from .pipeline import MessageExtractor, Share, gc_paused, order_key
+from .sip.message import SipMessage
+
+__all__ = [
+    "BLOCK_MESSAGES",
+    "PROGRESS_FRAMES",
+    "LineFormatter",
+    "ParallelMessages",
+    "WorkerError",
+]
+
+LineFormatter = Callable[[SipMessage], "str | None"]
+"""Turns a message into its output text (newline included), or None to leave it out."""
+
+# Messages a worker gathers before formatting and sending them as one block.
+# Each block costs a pickle, a header and a pipe write in the worker and an
+# unpickling in the parent; at 512 messages (about 230 KB of JSON lines) that
+# is negligible, while the parent still gets lines often enough to write them
+# out as it goes, and a worker holds few messages at a time.
+BLOCK_MESSAGES = 512
+
+# A worker that has sent nothing for this many frames (its share of a stretch
+# of the capture happens to be empty) sends an empty block saying how far it
+# is, so that the other workers' lines need not wait for its end.  That is a
+# mark every 0.05 s (mostly RTP) to 1 s (all signalling) of work, and the
+# other workers' lines held meanwhile are bounded accordingly.
+PROGRESS_FRAMES = 65536
+
+# Pipe capacity asked for (Linux; the default is 64 KiB).  Four blocks of
+# JSON lines: a worker rarely waits for the parent to read.  1 MiB is also
+# the default limit for unprivileged processes (/proc/sys/fs/pipe-max-size).
+PIPE_SIZE = 1 << 20
+
+# Bytes the parent reads from a pipe at once.
+_READ_SIZE = 1 << 20
+
+# Block framing, worker to parent: the kind and the length of the pickled
+# payload that follows.  The pipe links a process to its own fork, so the
+# pickles are trusted.
+_HEADER = struct.Struct("<BI")
+_LINES = 1  # (a key below every key still to come from the worker, keys, lines)
+_END = 2  # _Trailer: the worker has finished
+_CAPTURE_ERROR = 3  # the message of the CaptureError the worker met
+_FINAL = 1 << 63  # the progress of a worker that has sent all its lines
+
+# What a worker sends at its end: the capture reader's diagnostics, its
+# extractor's with their order keys, and the packet decoder's (the first and
+# last from worker 0 only).
+_Trailer = tuple[list[Diagnostic], list[tuple[int, Diagnostic]], list[Diagnostic]]
+
+_first = itemgetter(0)
+_second = itemgetter(1)
+
+
+class WorkerError(Exception):
+    """A worker process failed; its own error output says why."""
+
+
+class _Block:
+    """Lines received from a worker and not yet written, with their keys."""
+
+    __slots__ = ("keys", "lines", "next")
+
+    def __init__(self, keys: list[int], lines: list[str]) -> None:
+        self.keys = keys
+        self.lines = lines
+        self.next = 0  # the first line not yet written
+
+
+class ParallelMessages:
+    """Iterate for the output text of a capture's messages, made by ``jobs`` processes.
+
+    ``format_message`` turns a message into its text (or None to leave it
+    out); it runs in the workers, which inherit it by fork, so it may be
+    any callable.  Iteration yields pieces of text (runs of whole lines) in
+    the order a single process would write them.  After iteration,
+    ``diagnostics`` holds what a :class:`~analyzer.pipeline.MessageReader`
+    would list, in the same order.  The capture is checked when the object
+    is made (:class:`~analyzer.errors.CaptureError`); the workers start when
+    iteration does.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], jobs: int, format_message: LineFormatter
+    ) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be at least 1, not {jobs}")
+        self.path = os.fspath(path)
+        self.jobs = jobs
+        self.format_message = format_message
+        self.diagnostics: list[Diagnostic] = []
+        # Opened and closed at once: an unusable file is reported before
+        # any process is started.  The workers open it again for themselves
+        # (a file offset shared across fork would interleave their reads).
+        open_capture(self.path).close()
+        self._procs: list[BaseProcess] = []
+        self._fds: list[int] = []
+
+    def __iter__(self) -> Iterator[str]:
+        if self._procs:
+            raise RuntimeError("ParallelMessages can be iterated only once")
+        try:
+            self._start()
+            yield from self._merge()
+            self._check_exits()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers still running and release the pipes."""
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds = []
+        for proc in self._procs:
+            if proc.exitcode is None:
+                proc.terminate()
+            proc.join()
+
+    def __enter__(self) -> ParallelMessages:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- parent ------------------------------------------------------------------
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        for index in range(self.jobs):
+            read_fd, write_fd = os.pipe()
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            proc = ctx.Process(
+                target=_work,
+                args=(
+                    self.path,
+                    Share(index, self.jobs),
+                    self.format_message,
+                    write_fd,
+                    # Inherited read ends the worker must not keep.
+                    [*self._fds, read_fd],
+                ),
+                name=f"sip-analyzer worker {index + 1}/{self.jobs}",
+                daemon=True,
+            )
+            self._fds.append(read_fd)
+            try:
+                proc.start()
+            finally:
+                # Only the worker may hold a write end: the parent sees the end
+                # of a pipe when its worker exits, however it exits.
+                os.close(write_fd)
+            self._procs.append(proc)
+
+    def _merge(self) -> Iterator[str]:
+        jobs = self.jobs
+        # Per worker: the lines not yet written; a key below every key still
+        # to come; bytes received but not yet parsed; what it sent at its end.
+        pending: list[deque[_Block]] = [deque() for _ in range(jobs)]
+        low = [0] * jobs
+        raw = [bytearray() for _ in range(jobs)]
+        trailers: dict[int, _Trailer] = {}
+        with selectors.DefaultSelector() as selector:
+            for index, fd in enumerate(self._fds):
+                selector.register(fd, selectors.EVENT_READ, index)
+            open_pipes = jobs
+            while open_pipes:
+                for sel_key, _events in selector.select():
+                    index = sel_key.data
+                    chunk = os.read(self._fds[index], _READ_SIZE)
+                    if not chunk:
+                        if index not in trailers:
+                            self._fail(index)
+                        selector.unregister(self._fds[index])
+                        open_pipes -= 1
+                        continue
+                    buf = raw[index]
+                    buf += chunk
+                    used = _parse_blocks(buf, index, pending[index], low, trailers)
+                    if used:
+                        del buf[:used]
+                text = _ready(pending, min(low))
+                if text:
+                    yield text
+        text = _ready(pending, _FINAL)
+        if text:
+            yield text
+        capture_diags, _keyed, decoder_diags = trailers[0]
+        keyed = [item for index in range(jobs) for item in trailers[index][1]]
+        keyed.sort(key=_first)
+        self.diagnostics = capture_diags + list(map(_second, keyed)) + decoder_diags
+
+    def _fail(self, index: int) -> None:
+        proc = self._procs[index]
+        proc.join()
+        raise WorkerError(
+            f"worker {index + 1} of {self.jobs} stopped before finishing "
+            f"({_exit_text(proc.exitcode)})"
+        )
+
+    def _check_exits(self) -> None:
+        for index, proc in enumerate(self._procs):
+            proc.join()
+            if proc.exitcode != 0:
+                raise WorkerError(
+                    f"worker {index + 1} of {self.jobs} finished with {_exit_text(proc.exitcode)}"
+                )
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        return f"killed by signal {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
+def _parse_blocks(
+    buf: bytearray,
+    index: int,
+    pending: deque[_Block],
+    low: list[int],
+    trailers: dict[int, _Trailer],
+) -> int:
+    """Take the complete blocks at the start of ``buf``; return how many bytes they used."""
+    pos = 0
+    size = len(buf)
+    while size - pos >= _HEADER.size:
+        kind, length = _HEADER.unpack_from(buf, pos)
+        start = pos + _HEADER.size
+        stop = start + length
+        if stop > size:
+            break
+        payload = pickle.loads(buf[start:stop])
+        if kind == _LINES:
+            progress, keys, lines = payload
+            if keys:
+                pending.append(_Block(keys, lines))
+            low[index] = progress
+        elif kind == _END:
+            trailers[index] = payload
+        else:
+            raise CaptureError(payload)
+        pos = stop
+    return pos
+
+
+def _ready(pending: list[deque[_Block]], bound: int) -> str:
+    """The text of every pending line with a key below ``bound``, in key order."""
+    runs: list[tuple[list[int], list[str]]] = []
+    for queue in pending:
+        while queue:
+            block = queue[0]
+            keys = block.keys
+            first = block.next
+            if keys[-1] < bound:
+                runs.append((keys[first:], block.lines[first:]) if first else (keys, block.lines))
+                queue.popleft()
+                continue
+            stop = bisect_left(keys, bound, first)
+            if stop > first:
+                runs.append((keys[first:stop], block.lines[first:stop]))
+                block.next = stop
+            break
+    if not runs:
+        return ""
+    if len(runs) == 1:
+        return "".join(runs[0][1])
+    merged: list[tuple[int, str]] = []
+    for keys, lines in runs:
+        merged += zip(keys, lines, strict=True)
+    # Stable, so the lines of one worker that share a key keep their order
+    # (keys of different workers are never equal, see order_key).
+    merged.sort(key=_first)
+    return "".join(map(_second, merged))
+
+
+# -- workers -----------------------------------------------------------------------
+
+
+def _work(
+    path: str, share: Share, format_message: LineFormatter, write_fd: int, close_fds: list[int]
+) -> None:
+    """A worker process: the whole pipeline over the whole capture, its share sent up."""
+    # Ctrl-C reaches the whole process group: a worker just stops (the
+    # parent reports and cleans up) instead of printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    for fd in close_fds:
+        os.close(fd)
+    with open(write_fd, "wb") as pipe, gc_paused():
+        try:
+            capture = open_capture(path, PREFILTERS)
+        except CaptureError as exc:
+            _send(pipe, _CAPTURE_ERROR, str(exc))
+            return
+        extractor = MessageExtractor(share)
+        feed = extractor.feed
+        # Messages are gathered and formatted a block at a time: the
+        # formatter then runs in one map() over the block.
+        block: list[SipMessage] = []
+        next_mark = PROGRESS_FRAMES
+        try:
+            for frame in capture:
+                msgs = feed(frame)
+                if msgs:
+                    block += msgs
+                    if len(block) < BLOCK_MESSAGES and frame[0] < next_mark:
+                        continue
+                elif frame[0] < next_mark:
+                    continue
+                _send_lines(pipe, extractor, block, format_message, order_key(frame[0] + 1, 0))
+                block = []
+                next_mark = frame[0] + PROGRESS_FRAMES
+            block += extractor.flush()
+            _send_lines(pipe, extractor, block, format_message, _FINAL)
+        finally:
+            capture.close()
+        first = share.index == 0
+        trailer: _Trailer = (
+            capture.diagnostics if first else [],
+            list(zip(extractor.diagnostic_keys, extractor.diagnostics, strict=True)),
+            extractor.decoder.diagnostics if first else [],
+        )
+        _send(pipe, _END, trailer)
+
+
+def _send(pipe: BinaryIO, kind: int, payload: object) -> None:
+    data = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
+    pipe.write(_HEADER.pack(kind, len(data)))
+    pipe.write(data)
+    pipe.flush()
+
+
+def _send_lines(
+    pipe: BinaryIO,
+    extractor: MessageExtractor,
+    block: list[SipMessage],
+    format_message: LineFormatter,
+    progress: int,
+) -> None:
+    """Format and send ``block``, saying that every key still to come is at least ``progress``."""
+    keys = extractor.message_keys
+    assert keys is not None and len(keys) == len(block)
+    extractor.message_keys = []
+    lines = list(map(format_message, block))
+    if None in lines:
+        kept = [(key, line) for key, line in zip(keys, lines, strict=True) if line is not None]
+        keys = list(map(_first, kept))
+        lines = list(map(_second, kept))
+    _send(pipe, _LINES, (progress, keys, lines))
