@@ -2,7 +2,8 @@
 
 The only module that reads argv, prints, writes files and chooses exit
 statuses: 0 done (for ``check``: nothing at or above the threshold), 1 findings
-at or above the threshold, 2 unusable input or bad usage.
+at or above the threshold, 2 unusable input or bad usage, 3 a worker process
+of a ``--jobs`` run failed.
 """
 
 from __future__ import annotations

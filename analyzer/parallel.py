@@ -95,7 +95,7 @@ _READ_SIZE = 1 << 20
 # payload that follows.  The pipe links a process to its own fork, so the
 # pickles are trusted.
 _HEADER = struct.Struct("<BI")
-_LINES = 1  # (a key below every key still to come from the worker, keys, lines)
+_LINES = 1  # (no key still to come from the worker is below this, keys, lines)
 _END = 2  # _Trailer: the worker has finished
 _CAPTURE_ERROR = 3  # the message of the CaptureError the worker met
 _FINAL = 1 << 63  # the progress of a worker that has sent all its lines
@@ -217,8 +217,8 @@ class ParallelMessages:
 
     def _merge(self) -> Iterator[str]:
         jobs = self.jobs
-        # Per worker: the lines not yet written; a key below every key still
-        # to come; bytes received but not yet parsed; what it sent at its end.
+        # Per worker: the lines not yet written; a key no key still to come
+        # is below; bytes received but not yet parsed; what it sent at its end.
         pending: list[deque[_Block]] = [deque() for _ in range(jobs)]
         low = [0] * jobs
         raw = [bytearray() for _ in range(jobs)]
@@ -371,7 +371,7 @@ def _work(
                         continue
                 elif frame[0] < next_mark:
                     continue
-                _send_lines(pipe, extractor, block, format_message, order_key(frame[0] + 1, 0))
+                _send_lines(pipe, extractor, block, format_message, order_key(frame[0] + 1, 0, 0))
                 block = []
                 next_mark = frame[0] + PROGRESS_FRAMES
             block += extractor.flush()
