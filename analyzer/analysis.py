@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import heapq
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .correlation import Correlation, correlate
 from .errors import Diagnostic
-from .pipeline import ExtractionStats, read_messages
+from .pipeline import ExtractionStats, gc_paused, read_messages
 from .sip.message import SipMessage
 
 if TYPE_CHECKING:
@@ -21,24 +19,6 @@ if TYPE_CHECKING:
     from .rules.base import Finding, Options
 
 PathLike = str | os.PathLike[str]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while records are being built.
-
-    Message and correlation records form no reference cycles, but each
-    collection of the oldest generation walks all of them: with hundreds of
-    thousands of live records that costs about a third of the run.  The
-    collector is restored (not merely re-enabled) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Analysis:
@@ -183,7 +163,7 @@ def analyze(source: PathLike | Sequence[PathLike]) -> Analysis:
     if not paths:
         raise ValueError("analyze() needs at least one capture")
     readers = [read_messages(p) for p in paths]
-    with _gc_paused():
+    with gc_paused():
         if len(readers) == 1:
             messages = list(readers[0])
             origins: list[int] | None = None
