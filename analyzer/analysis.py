@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .correlation import Correlation, correlate
 from .errors import Diagnostic
-from .pipeline import ExtractionStats, gc_paused, read_messages
+from .pipeline import ExtractionStats, MessageReader, gc_paused, read_messages
 from .sip.message import SipMessage
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .rules.base import Finding, Options
+    from .options import Options
+    from .rules.base import Finding
 
 PathLike = str | os.PathLike[str]
 
@@ -45,7 +47,10 @@ class Analysis:
         stats: list[ExtractionStats],
         sources: list[str],
         message_sources: list[int] | None = None,
+        options: Options | None = None,
     ) -> None:
+        from .options import Options as _Options
+
         self.sip_messages = sip_messages
         self.correlation = correlation
         self.diagnostic_records = diagnostic_records
@@ -54,6 +59,8 @@ class Analysis:
         # For several captures: the index in ``sources`` of each message's file
         # (frame numbers are per file).  None for a single capture.
         self.message_sources = message_sources
+        self.options: Options = options if options is not None else _Options()
+        """The options given to :func:`analyze`: rule selection, profile, limits, aliases."""
 
     def __repr__(self) -> str:
         c = self.correlation
@@ -124,18 +131,35 @@ class Analysis:
 
     # -- validation ---------------------------------------------------------
 
-    def check(self, options: Options | None = None) -> list[Finding]:
-        """Run the validation rules with ``options`` (default: every rule, RFC 6665 profile)."""
+    def check(self, options: Options | None = None, **keywords: Any) -> list[Finding]:
+        """Run the validation rules and return their findings in frame order.
+
+        With no arguments the rules run with :attr:`options` (the result is
+        kept: asking again costs nothing); ``options`` replaces them, and
+        keywords naming :class:`~analyzer.options.Options` fields override
+        single ones (``check(select="SUB-*")``).
+        """
+        from .options import Options as _Options
         from .rules import run_rules
 
-        return run_rules(self, options)
+        if options is None and not keywords:
+            return list(self.finding_records)
+        opts = _Options.from_keywords(options or self.options, **keywords)
+        return run_rules(self, opts)
+
+    @cached_property
+    def finding_records(self) -> list[Finding]:
+        """The findings of the rules with :attr:`options`, as records."""
+        from .rules import run_rules
+
+        return run_rules(self, self.options)
 
     @cached_property
     def findings(self) -> pd.DataFrame:
-        """The findings of every rule with default options, one row each."""
+        """The findings of the rules with :attr:`options`, one row each."""
         from .render.findings import findings_frame
 
-        return findings_frame(self.check())
+        return findings_frame(self.finding_records)
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:
@@ -154,31 +178,90 @@ def _tagged(source: int, messages: Iterable[SipMessage]) -> Iterator[tuple[int, 
         yield m.origin.ts_ns, source, m
 
 
-def analyze(source: PathLike | Sequence[PathLike]) -> Analysis:
+#: Messages read between two progress reports while reading a capture.
+PROGRESS_EVERY = 8192
+
+Progress = Callable[[str, int, int | None], None]
+"""A progress callback: ``(phase, done, total)``.  Phases are ``"reading"``
+(``done`` and ``total`` in bytes of the capture files; ``total`` None when a
+file's size is unknown, e.g. a pipe) and ``"correlating"`` (``0`` then ``1``
+of ``1``)."""
+
+
+class _ReadProgress:
+    def __init__(self, readers: Sequence[MessageReader], progress: Progress) -> None:
+        self._readers = readers
+        self._progress = progress
+        sizes = [r.capture.file_size for r in readers]
+        self.total: int | None = None if None in sizes else sum(s or 0 for s in sizes)
+
+    def report(self) -> None:
+        done = sum(r.capture.file_position() for r in self._readers)
+        if self.total is not None:
+            done = min(done, self.total)
+        self._progress("reading", done, self.total)
+
+    def wrap(self, messages: Iterable[SipMessage]) -> Iterator[SipMessage]:
+        it = iter(messages)
+        while True:
+            chunk = list(itertools.islice(it, PROGRESS_EVERY))
+            yield from chunk
+            self.report()
+            if len(chunk) < PROGRESS_EVERY:
+                return
+
+
+def analyze(
+    source: PathLike | Sequence[PathLike],
+    options: Options | None = None,
+    *,
+    progress: Progress | None = None,
+    **keywords: Any,
+) -> Analysis:
     """Read one capture, or several merged in time order (rotated captures), and correlate.
 
-    Raises :class:`~analyzer.errors.CaptureError` when a file is not a usable capture.
+    ``options`` (an :class:`~analyzer.options.Options`) or keyword arguments
+    naming its fields (``select=("SUB-*",)``, ``events_rfc="3265"``,
+    ``aliases={"10.0.0.1": "proxy"}`` ...) set what :attr:`Analysis.findings`,
+    :meth:`Analysis.check` and the ladders use; keywords override fields of
+    ``options``.  ``progress`` is called as work advances (see
+    :data:`Progress`).
+
+    Raises:
+        CaptureError: a file is not a usable capture.
+        TypeError: a keyword that is not an option.
+        ValueError: an option value out of range, or no capture given.
     """
+    from .options import Options as _Options
+
+    opts = _Options.from_keywords(options, **keywords) if keywords else options or _Options()
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
     if not paths:
         raise ValueError("analyze() needs at least one capture")
     readers = [read_messages(p) for p in paths]
+    tracker = _ReadProgress(readers, progress) if progress is not None else None
     with gc_paused():
         if len(readers) == 1:
-            messages = list(readers[0])
+            messages = list(tracker.wrap(readers[0]) if tracker else readers[0])
             origins: list[int] | None = None
         else:
             # Messages of each file are in completion order, which is time
             # order up to capture-clock jitter; merge the files by time.
-            tagged = heapq.merge(
+            tagged: Iterable[tuple[int, int, SipMessage]] = heapq.merge(
                 *(_tagged(i, r) for i, r in enumerate(readers)),
                 key=lambda t: (t[0], t[1]),
             )
+            if tracker is not None:
+                tagged = _wrap_tagged(tracker, tagged)
             messages, origins = [], []
             for _, i, m in tagged:
                 messages.append(m)
                 origins.append(i)
+        if progress is not None:
+            progress("correlating", 0, 1)
         correlation = correlate(messages)
+        if progress is not None:
+            progress("correlating", 1, 1)
     diagnostics = [d for r in readers for d in r.diagnostics]
     return Analysis(
         messages,
@@ -187,4 +270,15 @@ def analyze(source: PathLike | Sequence[PathLike]) -> Analysis:
         [r.stats for r in readers],
         [os.fspath(p) for p in paths],
         origins,
+        opts,
     )
+
+
+def _wrap_tagged(
+    tracker: _ReadProgress, tagged: Iterable[tuple[int, int, SipMessage]]
+) -> Iterator[tuple[int, int, SipMessage]]:
+    for n, item in enumerate(tagged, 1):
+        if n % PROGRESS_EVERY == 0:
+            tracker.report()
+        yield item
+    tracker.report()

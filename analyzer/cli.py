@@ -361,7 +361,7 @@ def _globs(values: Sequence[str]) -> tuple[str, ...]:
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .analysis import analyze
     from .render.findings import at_or_above, findings_dict, render_junit, render_text
-    from .rules import Options, Severity, patterns_without_rules, run_rules, select_rules
+    from .rules import Options, Severity, patterns_without_rules, select_rules
 
     select = _globs(args.select) or ("*",)
     ignore = _globs(args.ignore)
@@ -376,8 +376,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = Options(select=select, ignore=ignore, events_rfc=args.events_rfc, **extra)
     threshold = Severity.parse(args.fail_on)
     rules = select_rules(options)
-    analysis = analyze(args.capture)
-    findings = run_rules(analysis, options)
+    analysis = analyze(args.capture, options)
+    findings = analysis.check()
     captures = analysis.sources
     if args.format == "json":
         doc = findings_dict(findings, captures, len(rules), threshold)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import zlib
 from collections.abc import Generator, Iterator, Sequence
@@ -144,6 +145,10 @@ class ByteSource(Protocol):
         """Release the underlying file."""
         ...
 
+    def file_position(self) -> int:
+        """Bytes of the file taken so far (compressed bytes for gzip), for progress."""
+        ...
+
 
 class _FileSource:
     """A capture file read as it is stored."""
@@ -163,6 +168,7 @@ class _FileSource:
             self._head = head
         self._prev = b""
         self.problem: str | None = None
+        self._end = 0  # the position when closed
 
     def read(self, keep: int, need: int) -> bytes:
         want = max(need - keep, CHUNK_SIZE)
@@ -192,7 +198,14 @@ class _FileSource:
             data += more
         return data
 
+    def file_position(self) -> int:
+        if self._f.closed:
+            return self._end
+        return self._f.tell() if self._seekable else 0
+
     def close(self) -> None:
+        if not self._f.closed:
+            self._end = self.file_position()
         self._f.close()
 
 
@@ -328,6 +341,9 @@ class _GzipSource:
                 f"{self._consumed - len(rest)}) is not gzip data and was not read"
             )
 
+    def file_position(self) -> int:
+        return self._consumed
+
     def close(self) -> None:
         self._f.close()
 
@@ -343,7 +359,12 @@ class Capture:
     """
 
     def __init__(
-        self, path: str, format: str, reader: PcapReader | PcapngReader, source: ByteSource
+                self,
+        path: str,
+        format: str,
+        reader: PcapReader | PcapngReader,
+        source: ByteSource,
+        size: int | None = None,
     ) -> None:
         self.path = path
         self.format = format
@@ -352,6 +373,18 @@ class Capture:
         self._reader = reader
         self._source = source
         self._frames: Generator[Frame, None, None] | None = None
+        self._size = size
+
+    @property
+    def file_size(self) -> int | None:
+        """The size of the file in bytes, None when it is not a regular file (a pipe)."""
+        return self._size
+
+    def file_position(self) -> int:
+        """How far into the file reading has got, in bytes of the file as stored
+        (compressed bytes for gzip); 0 when that is unknown (a pipe).  For progress
+        reports: reading runs a chunk ahead of the frames yielded."""
+        return self._source.file_position()
 
     @property
     def frames_read(self) -> int:
@@ -456,7 +489,12 @@ def _sniff(name: str, f: io.FileIO, prefilters: Sequence[Prefilter]) -> Capture:
         reader = PcapReader(name, source, first, prefilters)
     else:
         reader = PcapngReader(name, source, first, prefilters)
-    return Capture(name, fmt_name, reader, source)
+    try:
+        st = os.fstat(f.fileno())
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
+    except OSError:
+        size = None
+    return Capture(name, fmt_name, reader, source, size)
 
 
 def _format_of(name: str, first: bytes, what: str) -> str:

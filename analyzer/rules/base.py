@@ -29,6 +29,7 @@ from typing import Protocol
 from ..correlation import Correlation, Transaction
 from ..errors import Diagnostic, SipParseError
 from ..net.flow import Transport
+from ..options import MESSAGE_BODY_LIMIT, Options
 from ..sip.message import SipMessage, SipRequest
 from ..sip.values import Via, parse_via
 
@@ -202,50 +203,6 @@ class Finding:
     def first_frame(self) -> int:
         """The lowest frame number, 0 when the finding has no frames."""
         return self.frames[0] if self.frames else 0
-
-
-# RFC 3428 §8: "The size of MESSAGE requests outside of a media session MUST
-# NOT exceed 1300 bytes".  The product applies the same figure to MESSAGE
-# bodies by default (a body over it is the usual cause of an oversized
-# request); users with another budget set Options.message_body_limit.
-MESSAGE_BODY_LIMIT = 1300
-
-_EVENTS_RFCS = ("6665", "3265")
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """What to check and how.
-
-    ``select`` / ``ignore`` are glob patterns over rule IDs (``HDR-*``,
-    ``CSEQ-[12]``); a rule runs when some ``select`` pattern matches it and
-    no ``ignore`` pattern does (case-insensitive).  ``events_rfc`` is
-    ``"6665"`` (default) or ``"3265"``: in 3265 mode requirements that RFC
-    6665 made stricter are reported with the milder severity the rule
-    declares.  ``message_body_limit`` is the MESSAGE body size in bytes
-    above which MSG-14 reports.  ``extra_methods`` / ``extra_headers`` are
-    private extension methods and header names (any case) that are not to
-    be reported as unknown or misspelled.
-
-    Raises:
-        ValueError: an unknown ``events_rfc`` or a negative body limit.
-    """
-
-    select: tuple[str, ...] = ("*",)
-    ignore: tuple[str, ...] = ()
-    events_rfc: str = "6665"
-    message_body_limit: int = MESSAGE_BODY_LIMIT
-    extra_methods: frozenset[str] = frozenset()
-    extra_headers: frozenset[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        if self.events_rfc not in _EVENTS_RFCS:
-            raise ValueError(f"events_rfc must be '6665' or '3265', not {self.events_rfc!r}")
-        if self.message_body_limit < 0:
-            raise ValueError(f"message_body_limit must be >= 0, not {self.message_body_limit}")
-        # Header names are case-insensitive (RFC 3261 §7.3.1); methods are not.
-        object.__setattr__(self, "extra_headers", frozenset(h.lower() for h in self.extra_headers))
-        object.__setattr__(self, "extra_methods", frozenset(self.extra_methods))
 
 
 #: The same record under the name the configuration files use.
