@@ -7,7 +7,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .correlation import Correlation, correlate
 from .errors import Diagnostic
@@ -15,12 +15,88 @@ from .pipeline import ExtractionStats, MessageReader, gc_paused, read_messages
 from .sip.message import SipMessage
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    import matplotlib.figure
     import pandas as pd
 
+    from .ladder import Ladder
     from .options import Options
     from .rules.base import Finding
 
 PathLike = str | os.PathLike[str]
+
+TimeLike: TypeAlias = "int | str | datetime | pd.Timestamp"
+"""A time bound: nanoseconds since the epoch, a datetime / Timestamp (naive
+means UTC), or text as the ``ladder`` command takes it."""
+
+#: Findings listed by :meth:`Analysis._repr_html_`, worst first.
+SUMMARY_FINDINGS = 8
+
+
+def _time_ns(value: Any, first_ns: int | None) -> int:
+    from datetime import UTC, datetime
+
+    from .ladder import parse_time
+
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return parse_time(value, capture_start_ns=first_ns)
+    if isinstance(value, datetime):
+        import pandas as pd
+
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize(UTC)
+        return int(stamp.value)
+    raise ValueError(f"not a time: {value!r}")
+
+
+def summary_html(analysis: Analysis) -> str:
+    """The HTML an Analysis shows in a notebook: what was read, counts, worst findings."""
+    from html import escape
+
+    from .rules.base import Severity
+
+    c = analysis.correlation
+    findings = analysis.finding_records
+    by_severity = {s: 0 for s in sorted(Severity, reverse=True)}
+    for f in findings:
+        by_severity[f.severity] += 1
+    counts = [
+        ("SIP messages", len(analysis.sip_messages)),
+        ("transactions", len(c.transactions)),
+        ("dialogs", len(c.dialogs)),
+        ("calls", len(c.calls)),
+        ("subscriptions", len(c.subscriptions)),
+        ("registrations", len(c.registrations)),
+        ("diagnostics", len(analysis.diagnostic_records)),
+    ]
+    sev = ", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in by_severity.items())
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in counts)
+    rows += f"<tr><th>findings</th><td>{len(findings)} ({escape(sev)})</td></tr>"
+    worst = sorted(findings, key=lambda f: (-f.severity.rank, f.first_frame))[:SUMMARY_FINDINGS]
+    items = "".join(
+        f"<tr><td>{escape(f.severity.value)}</td><td>{escape(f.rule)}</td>"
+        f"<td>{escape(', '.join(map(str, f.frames[:6])))}</td><td>{escape(f.message)}</td></tr>"
+        for f in worst
+    )
+    more = len(findings) - len(worst)
+    table = (
+        "<table><tr><th>severity</th><th>rule</th><th>frames</th><th>finding</th></tr>"
+        f"{items}</table>"
+        + (f"<p>… and {more} more in <code>.findings</code></p>" if more > 0 else "")
+        if worst
+        else "<p>No findings.</p>"
+    )
+    names = ", ".join(os.path.basename(p) for p in analysis.sources)
+    return (
+        f'<div class="sip-analysis"><p><b>Analysis of {escape(names)}</b></p>'
+        f"<table>{rows}</table>{table}</div>"
+    )
 
 
 class Analysis:
@@ -160,6 +236,115 @@ class Analysis:
         from .render.findings import findings_frame
 
         return findings_frame(self.finding_records)
+
+    # -- ladders and reports ---------------------------------------------
+
+    def ladder_model(
+        self,
+        call_ids: str | Sequence[str] | None = None,
+        *,
+        dialog: int | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        filters: str | Sequence[str] = (),
+        related: bool = False,
+        max_arrows: int | None = None,
+    ) -> Ladder:
+        """The ladder (call flow) of the selected messages, as plain data.
+
+        ``call_ids``: one Call-ID or several; ``dialog``: a dialog id as the
+        ``dialogs`` table shows it; neither means every message.
+        ``related`` adds the legs related to the selection (B2BUA legs, the
+        same transaction at another hop).  ``start`` / ``end`` bound the time
+        (a pandas Timestamp or datetime, nanoseconds since the epoch, or a
+        string as the ``ladder`` command takes it: ISO 8601, epoch seconds or
+        ``+SECONDS`` from the first message).  ``filters`` are ``messages
+        --filter`` expressions.  Columns follow :attr:`options` (``aliases``,
+        ``per_host``); finding marks come from :attr:`finding_records`.
+
+        Raises:
+            analyzer.ladder.EmptySelectionError: nothing matches.
+            ValueError: an unreadable time, filter or alias.
+        """
+        from .ladder import MAX_LADDER_ARROWS, build_ladder
+
+        ids = [call_ids] if isinstance(call_ids, str) else call_ids
+        first = self.sip_messages[0].origin.ts_ns if self.sip_messages else None
+        return build_ladder(
+            self,
+            call_ids=ids,
+            dialog=dialog,
+            start_ns=None if start is None else _time_ns(start, first),
+            end_ns=None if end is None else _time_ns(end, first),
+            filters=[filters] if isinstance(filters, str) else filters,
+            aliases=self.options.alias_map,
+            per_host=self.options.per_host,
+            related=related,
+            findings=self.finding_records,
+            max_arrows=MAX_LADDER_ARROWS if max_arrows is None else max_arrows,
+        )
+
+    def ladder(
+        self, call_ids: str | Sequence[str] | None = None, **selection: Any
+    ) -> matplotlib.figure.Figure:
+        """The ladder of the selected messages as a matplotlib Figure.
+
+        Takes the selection of :meth:`ladder_model`; save it with
+        ``fig.savefig("flow.png")`` or let the notebook show it.
+        """
+        from .ladder import ladder_figure
+
+        return ladder_figure(self.ladder_model(call_ids, **selection))
+
+    def ladder_html(self, call_ids: str | Sequence[str] | None = None, **selection: Any) -> str:
+        """The ladder of the selected messages as one self-contained HTML page.
+
+        Clicking an arrow shows the full message with the header lines its
+        findings point at highlighted.  Takes the selection of
+        :meth:`ladder_model`.
+        """
+        from .ladder import render_html
+
+        return render_html(self.ladder_model(call_ids, **selection), self)
+
+    def report(
+        self, path: str | os.PathLike[str] | None = None, *, format: str | None = None
+    ) -> dict[str, Any]:
+        """The report of this analysis; written to ``path`` when one is given.
+
+        Returns the report as plain data (``schema_version``, summary,
+        findings by rule, calls, dialogs, subscriptions, registrations).
+        ``path`` gets it as HTML (``.html``/``.htm``: ladders, plots,
+        findings linked to arrows), JSON (``.json``) or Markdown (``.md``),
+        by extension unless ``format`` (``html``, ``json``, ``md``) says.
+
+        Raises:
+            ValueError: a format that cannot be told or is not one of those.
+        """
+        from .report import build_report, render_html, render_json, render_markdown
+
+        doc = build_report(self, findings=self.finding_records)
+        if path is None:
+            return doc
+        fmt = (format or os.path.splitext(os.fspath(path))[1].lstrip(".")).lower()
+        if fmt in ("html", "htm"):
+            text = render_html(doc, self, findings=self.finding_records)
+        elif fmt == "json":
+            text = render_json(doc)
+        elif fmt in ("md", "markdown"):
+            text = render_markdown(doc)
+        else:
+            raise ValueError(
+                f"cannot tell the report format of {os.fspath(path)!r}: "
+                "use .html, .json or .md, or format="
+            )
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        return doc
+
+    def _repr_html_(self) -> str:
+        """A short summary for notebooks: counts and the worst findings, all escaped."""
+        return summary_html(self)
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:
