@@ -110,6 +110,8 @@ def _build_parser() -> argparse.ArgumentParser:
         )
         t.set_defaults(func=_cmd_table, table=name)
     _add_check_parsers(sub)
+    _add_report_parser(sub)
+    _add_ladder_parser(sub)
     return p
 
 
@@ -179,6 +181,106 @@ def _add_check_parsers(sub: Any) -> None:
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
     r.set_defaults(func=_cmd_rules)
+
+
+def _add_report_parser(sub: Any) -> None:
+    """The ``report`` subcommand."""
+    r = sub.add_parser(
+        "report",
+        help="write a report: summary, findings, calls, timelines, ladders, plots",
+        description="Analyze CAPTURE and write a report: HTML (one self-contained page with "
+        "ladders and plots), JSON or Markdown (for tickets). The format follows the extension "
+        "of -o (.html, .json, .md); without -o, Markdown goes to standard output.",
+    )
+    r.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        nargs="+",
+        help="one capture, or several rotated captures merged in time order",
+    )
+    r.add_argument("-o", "--output", metavar="FILE", help="write to FILE (.html, .json or .md)")
+    r.add_argument(
+        "--format",
+        choices=("html", "json", "markdown", "md"),
+        help="output format, instead of the one the extension of -o implies",
+    )
+    r.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="run only rules matching these ID globs (comma-separated, repeatable)",
+    )
+    r.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="skip rules matching these ID globs (comma-separated, repeatable)",
+    )
+    r.add_argument(
+        "--events-rfc",
+        choices=("6665", "3265"),
+        default="6665",
+        help="SUBSCRIBE/NOTIFY rules per RFC 6665 (default) or RFC 3265",
+    )
+    r.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    r.set_defaults(func=_cmd_report)
+
+
+#: Report formats by output file extension.
+_REPORT_EXTENSIONS = {
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+}
+
+
+def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .analysis import analyze
+    from .options import Options
+    from .progress import ProgressLine
+    from .report import build_report, render_html, render_json, render_markdown
+    from .rules import patterns_without_rules
+
+    fmt = "markdown" if args.format == "md" else args.format
+    if fmt is None:
+        if args.output:
+            ext = os.path.splitext(args.output)[1].lower()
+            fmt = _REPORT_EXTENSIONS.get(ext)
+            if fmt is None:
+                raise UsageError(
+                    f"cannot tell the report format from {args.output!r}: name it .html, "
+                    ".json or .md, or give --format"
+                )
+        else:
+            fmt = "markdown"
+    select = _globs(args.select) or ("*",)
+    ignore = _globs(args.ignore)
+    unknown = patterns_without_rules(select + ignore)
+    if unknown:
+        raise UsageError(
+            f"no rule matches {', '.join(map(repr, unknown))} (see 'sip-analyzer rules')"
+        )
+    options = Options(select=select, ignore=ignore, events_rfc=args.events_rfc)
+    with ProgressLine(err) as progress:
+        analysis = analyze(args.capture, options, progress=progress)
+        progress.phase("checking")
+        findings = analysis.check()
+        report = build_report(analysis, findings=findings)
+        progress.phase("rendering")
+        if fmt == "html":
+            text = render_html(report, analysis, findings=findings)
+        elif fmt == "json":
+            text = render_json(report)
+        else:
+            text = render_markdown(report)
+    _emit(args, out, iter((text,)))
+    if not args.quiet:
+        _print_diagnostics(analysis.diagnostic_records, err)
+    return EXIT_OK
 
 
 def _non_negative_int(text: str) -> int:
@@ -401,6 +503,186 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         text = render_rules_text(RULES.values())
     _emit(args, out, iter((text,)))
+    return EXIT_OK
+
+
+#: Ladder formats by output file extension.
+_LADDER_EXTENSIONS = {
+    ".txt": "txt",
+    ".mmd": "mmd",
+    ".mermaid": "mmd",
+    ".svg": "svg",
+    ".png": "png",
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+def _add_ladder_parser(sub: Any) -> None:
+    """The ``ladder`` subcommand."""
+    lp = sub.add_parser(
+        "ladder",
+        help="draw a ladder (call-flow) diagram",
+        description="Draw the SIP messages of CAPTURE as a ladder diagram, with retransmissions "
+        "and findings marked. The format follows the extension of -o (.svg, .png, .pdf, .html, "
+        ".mmd for Mermaid, .txt); without -o, text goes to standard output.",
+    )
+    lp.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        nargs="+",
+        help="one capture, or several rotated captures merged in time order",
+    )
+    lp.add_argument(
+        "--call-id",
+        dest="call_ids",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only messages with this Call-ID (repeatable)",
+    )
+    lp.add_argument(
+        "--dialog",
+        type=_non_negative_int,
+        metavar="N",
+        help="only the messages of dialog N (its id in 'sip-analyzer dialogs')",
+    )
+    lp.add_argument(
+        "--start",
+        metavar="TIME",
+        help="only messages at or after TIME: ISO 8601 (UTC unless an offset is given), "
+        "seconds since the epoch, or +SECONDS after the first message",
+    )
+    lp.add_argument("--end", metavar="TIME", help="only messages at or before TIME (as --start)")
+    lp.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="keep messages matching EXPR, as for 'messages --filter' (repeatable, all must match)",
+    )
+    lp.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]=NAME",
+        help="name a column: HOST for every port of that address, HOST:PORT for one endpoint "
+        "([v6]:port); endpoints with the same name share a column (repeatable)",
+    )
+    lp.add_argument(
+        "--per-host", action="store_true", help="one column per address instead of address:port"
+    )
+    lp.add_argument(
+        "--related",
+        action="store_true",
+        help="add related legs: the same transactions at other hops, and B2BUA legs "
+        "(same Session-ID, X-Call-ID naming the Call-ID, or same From tag and CSeq)",
+    )
+    lp.add_argument(
+        "--max-arrows",
+        type=_non_negative_int,
+        metavar="N",
+        help="draw at most N messages (default 2000); the title says when some are left out",
+    )
+    lp.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
+    lp.add_argument(
+        "--format",
+        choices=("txt", "text", "mmd", "mermaid", "svg", "png", "pdf", "html"),
+        help="output format, instead of the one the extension of -o implies",
+    )
+    lp.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    lp.set_defaults(func=_cmd_ladder)
+
+
+def _cmd_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .analysis import analyze
+    from .ladder import (
+        MAX_LADDER_ARROWS,
+        build_ladder,
+        parse_aliases,
+        parse_time,
+        render_html,
+        render_mermaid,
+        render_svg,
+        render_text,
+        save_ladder,
+    )
+
+    fmt = {"text": "txt", "mermaid": "mmd"}.get(args.format, args.format)
+    if fmt is None and args.output:
+        fmt = _LADDER_EXTENSIONS.get(os.path.splitext(args.output)[1].lower())
+        if fmt is None:
+            raise UsageError(
+                f"cannot tell the format of {args.output!r}: use .svg, .png, .pdf, .html, .mmd "
+                "or .txt, or --format"
+            )
+    fmt = fmt or "txt"
+    if fmt in ("png", "pdf") and not args.output:
+        raise UsageError(f"{fmt} output needs -o FILE")
+    max_arrows = MAX_LADDER_ARROWS if args.max_arrows is None else args.max_arrows
+    if max_arrows < 1:
+        raise UsageError("--max-arrows must be at least 1")
+    try:
+        aliases = parse_aliases(args.alias)
+        for expr in args.filter:
+            parse_filter(expr)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    progress = err.isatty()
+
+    def say(text: str) -> None:
+        if progress:
+            print(f"sip-analyzer: {text}", file=err, flush=True)
+
+    n = len(args.capture)
+    say(f"reading {'the capture' if n == 1 else f'{n} captures'}...")
+    analysis = analyze(args.capture)
+    first = analysis.correlation.capture_start_ns
+    try:
+        start = None if args.start is None else parse_time(args.start, capture_start_ns=first)
+        end = None if args.end is None else parse_time(args.end, capture_start_ns=first)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    say(f"checking {len(analysis.sip_messages)} messages against the rules...")
+    findings = analysis.check()
+    say("selecting the messages...")
+    try:
+        ladder = build_ladder(
+            analysis,
+            call_ids=args.call_ids or None,
+            dialog=args.dialog,
+            start_ns=start,
+            end_ns=end,
+            filters=args.filter,
+            aliases=aliases,
+            per_host=args.per_host,
+            related=args.related,
+            findings=findings,
+            max_arrows=max_arrows,
+        )
+    except ValueError as exc:  # EmptySelectionError included
+        raise UsageError(str(exc)) from None
+    say(f"drawing {len(ladder.arrows)} arrows as {fmt}...")
+    if fmt in ("png", "pdf"):
+        save_ladder(ladder, args.output, fmt)
+    else:
+        if fmt == "svg":
+            text = render_svg(ladder)
+        elif fmt == "html":
+            text = render_html(ladder, analysis)
+        elif fmt == "mmd":
+            text = render_mermaid(ladder)
+        else:
+            text = render_text(ladder)
+        _emit(args, out, iter((text,)))
+    if args.output:
+        say(f"wrote {args.output}")
+    if not args.quiet:
+        for note in ladder.notes:
+            print(f"sip-analyzer: note: {note}", file=err)
+        _print_diagnostics(analysis.diagnostic_records, err)
     return EXIT_OK
 
 

@@ -210,7 +210,12 @@ def order_key(frame: int, unit: int, phase: int = 1) -> int:
 
 @dataclass(slots=True)
 class ExtractionStats:
-    """Counts a report shows next to the messages."""
+    """Counts a report shows next to the messages.
+
+    ``frames_read`` is the number of frames (packets) of the capture file,
+    filled in by :class:`MessageReader` once the file has been read to its
+    end; None for an extractor fed by other means.
+    """
 
     sip_messages: int = 0
     unparsed: int = 0
@@ -223,6 +228,7 @@ class ExtractionStats:
     first_ts_ns: int | None = None
     last_ts_ns: int | None = None
     by_transport: dict[str, int] = field(default_factory=dict)
+    frames_read: int | None = None
 
 
 class _TcpEntry:
@@ -723,6 +729,7 @@ class MessageReader:
         finally:
             self.capture.close()
             self.extractor.decoder.set_prefiltered(self.capture.frames_skipped)
+            self.extractor.stats.frames_read = self.capture.frames_read
 
 
 def read_messages(path: str | os.PathLike[str]) -> MessageReader:

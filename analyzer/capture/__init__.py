@@ -359,7 +359,7 @@ class Capture:
     """
 
     def __init__(
-                self,
+        self,
         path: str,
         format: str,
         reader: PcapReader | PcapngReader,
