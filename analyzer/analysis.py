@@ -75,7 +75,10 @@ def summary_html(analysis: Analysis) -> str:
         ("registrations", len(c.registrations)),
         ("diagnostics", len(analysis.diagnostic_records)),
     ]
-    sev = ", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in by_severity.items())
+    sev = ", ".join(
+        f"{n} {s.value}{'s' if n != 1 and s.value != 'info' else ''}"
+        for s, n in by_severity.items()
+    )
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in counts)
     rows += f"<tr><th>findings</th><td>{len(findings)} ({escape(sev)})</td></tr>"
     worst = sorted(findings, key=lambda f: (-f.severity.rank, f.first_frame))[:SUMMARY_FINDINGS]
@@ -155,6 +158,8 @@ class Analysis:
 
     @cached_property
     def messages(self) -> pd.DataFrame:
+        """One row per SIP message (index ``message``), with its transaction, dialog,
+        call and subscription ids; columns in docs/api.md."""
         from .render.frames import messages_frame
         from .render.tables import message_links_frame
 
@@ -165,42 +170,49 @@ class Analysis:
 
     @cached_property
     def transactions(self) -> pd.DataFrame:
+        """One row per transaction (index ``transaction_id``); columns in docs/api.md."""
         from .render.tables import transactions_frame
 
         return transactions_frame(self.correlation, self.sip_messages)
 
     @cached_property
     def dialogs(self) -> pd.DataFrame:
+        """One row per dialog (index ``dialog_id``); columns in docs/api.md."""
         from .render.tables import dialogs_frame
 
         return dialogs_frame(self.correlation)
 
     @cached_property
     def calls(self) -> pd.DataFrame:
+        """One row per INVITE call (index ``call``): outcome, timings, who hung up."""
         from .render.tables import calls_frame
 
         return calls_frame(self.correlation)
 
     @cached_property
     def subscriptions(self) -> pd.DataFrame:
+        """One row per subscription (index ``subscription_id``); columns in docs/api.md."""
         from .render.tables import subscriptions_frame
 
         return subscriptions_frame(self.correlation)
 
     @cached_property
     def notifications(self) -> pd.DataFrame:
+        """One row per NOTIFY (index ``message``) with its Subscription-State."""
         from .render.tables import notifications_frame
 
         return notifications_frame(self.correlation)
 
     @cached_property
     def reginfo(self) -> pd.DataFrame:
+        """One row per reginfo document (index ``document``: its NOTIFY)."""
         from .render.tables import reginfo_frame
 
         return reginfo_frame(self.correlation)
 
     @cached_property
     def registrations(self) -> pd.DataFrame:
+        """One row per address of record (index ``registration``)."""
         from .render.tables import registrations_frame
 
         return registrations_frame(self.correlation)
@@ -348,6 +360,7 @@ class Analysis:
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:
+        """What could not be decoded: level, layer, frames and reason, one row each."""
         import pandas as pd
 
         rows = [

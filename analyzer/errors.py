@@ -53,6 +53,8 @@ class TunnelError(DecodeError):
 
 
 class SipParseError(DecodeError):
+    """Bytes that cannot be a SIP message (see :func:`analyzer.sip.message.parse_message`)."""
+
     layer = "sip"
 
 

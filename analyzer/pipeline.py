@@ -439,9 +439,10 @@ class MessageExtractor:
             self._unparsed(exc, o)
             return
         stats.sip_messages += 1
-        if stats.first_ts_ns is None:
+        if stats.first_ts_ns is None or ts_ns < stats.first_ts_ns:
             stats.first_ts_ns = ts_ns
-        stats.last_ts_ns = ts_ns
+        if stats.last_ts_ns is None or ts_ns > stats.last_ts_ns:
+            stats.last_ts_ns = ts_ns
         by_transport = stats.by_transport
         by_transport["udp"] = by_transport.get("udp", 0) + 1
         out.append(msg)
@@ -681,9 +682,11 @@ class MessageExtractor:
             return
         stats = self.stats
         stats.sip_messages += 1
-        if stats.first_ts_ns is None:
-            stats.first_ts_ns = origin.ts_ns
-        stats.last_ts_ns = origin.ts_ns
+        ts_ns = origin.ts_ns
+        if stats.first_ts_ns is None or ts_ns < stats.first_ts_ns:
+            stats.first_ts_ns = ts_ns
+        if stats.last_ts_ns is None or ts_ns > stats.last_ts_ns:
+            stats.last_ts_ns = ts_ns
         name = _TRANSPORT_NAMES[origin.transport]
         stats.by_transport[name] = stats.by_transport.get(name, 0) + 1
         out.append(msg)

@@ -292,10 +292,16 @@ def _frame(rows: list[Row], dtypes: dict[str, str], index: str | None) -> pd.Dat
     df = pd.DataFrame.from_records(rows, columns=columns)
     plain: dict[str, str] = {}
     for name, dtype in dtypes.items():
-        if dtype == "datetime64[ns, UTC]":
-            df[name] = pd.to_datetime(df[name].astype("Int64"), unit="ns", utc=True)
-        elif dtype == "timedelta64[ns]":
-            df[name] = pd.to_timedelta(df[name].astype("Int64"), unit="ns")
+        if dtype in _NANOSECOND_DTYPES or dtype == "Int64":
+            # From the row values, not from the column: a column of ints with
+            # a None in it was made float64, which rounds nanosecond times.
+            values = pd.array([row.get(name) for row in rows], dtype="Int64")
+            if dtype == "datetime64[ns, UTC]":
+                df[name] = pd.to_datetime(values, unit="ns", utc=True)
+            elif dtype == "timedelta64[ns]":
+                df[name] = pd.to_timedelta(values, unit="ns")
+            else:
+                df[name] = values
         elif dtype != "object":
             plain[name] = dtype
     df = df.astype(plain)
@@ -303,6 +309,9 @@ def _frame(rows: list[Row], dtypes: dict[str, str], index: str | None) -> pd.Dat
         df = df.set_index(index)
         df.index = df.index.astype("int64")
     return df
+
+
+_NANOSECOND_DTYPES = ("datetime64[ns, UTC]", "timedelta64[ns]")
 
 
 def transactions_frame(
