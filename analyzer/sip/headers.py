@@ -221,7 +221,8 @@ class Headers:
     # The triples, or (see lazy_headers) the header lines not yet split:
     # a list of "Name: value" strings.
     _data: tuple[tuple[str, str, str], ...] | list[str]
-    # The first value of each name, built on the first lookup.
+    # The first value of each name (possibly with surrounding blanks), given
+    # by the parser or built on the first lookup.
     _first: dict[str, str] | None
 
     def __init__(self, items: Iterable[tuple[str, str, str]] = ()) -> None:
@@ -261,7 +262,9 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """The value of the first field called ``name``, or None."""
-        return self._index().get(canonical_name(name))
+        value = self._index().get(canonical_name(name))
+        # Values from the parser's fast path may keep their blanks.
+        return None if value is None else value.strip()
 
     def get_all(self, name: str) -> list[str]:
         """The values of every field called ``name`` (one per header line), in order."""
@@ -304,16 +307,18 @@ class Headers:
 _new = object.__new__
 
 
-def lazy_headers(lines: list[str]) -> Headers:
+def lazy_headers(lines: list[str], first: dict[str, str] | None = None) -> Headers:
     """Headers over ``Name: value`` lines, split into triples on first access.
 
     For the message parser's fast path, which has already checked every line:
     each has a colon, a token name (cached in NAME_KEYS), no folding, no
     control characters and only ASCII text.  Most messages of a capture are
     only ever read through their eager fields, so most never pay for the
-    split.  ``lines`` is owned by the new object afterwards.
+    split.  ``lines`` is owned by the new object afterwards.  ``first``, when
+    given, maps each canonical name to its first value (surrounding blanks
+    allowed): lookups then need no split at all.
     """
     headers: Headers = _new(Headers)
     headers._data = lines
-    headers._first = None
+    headers._first = first
     return headers

@@ -238,7 +238,7 @@ def parse_message(data: bytes, origin: Origin) -> SipMessage:
             if not colon:
                 raise _NotPlain
             first[keys[name]] = field
-        headers = lazy_headers(lines)
+        headers = lazy_headers(lines, first)
     except (_NotPlain, UnicodeDecodeError, KeyError, ValueError):
         request, first_part, second_part, version, headers, first, body, defects = _parse_careful(
             data
