@@ -39,6 +39,7 @@ from .base import (
 )
 
 __all__ = [
+    "NOT_IMPLEMENTED",
     "RULES",
     "AnalysisLike",
     "Context",
@@ -57,6 +58,31 @@ __all__ = [
 
 #: Every registered rule by ID.
 RULES: dict[str, Rule] = {}
+
+#: Catalogue IDs that are deliberately not rules, with the reason.  Every ID
+#: of the catalogue is either a registered rule or listed here
+#: (tests/rules/test_registry.py checks both ways); ``sip-analyzer rules``
+#: lists only rules.
+NOT_IMPLEMENTED: dict[str, str] = {
+    "HDR-11": "split into HDR-11a (malformed header line), HDR-11b (misspelt header name) "
+    "and HDR-11c (underscore in a host name), one rule per case the catalogue lists",
+    "HDR-13": "a requirement on the parser, not on the traffic: compact forms are read "
+    "everywhere (analyzer.sip.headers.COMPACT_FORMS), so a message cannot violate it",
+    "TXN-4": "the server-side transaction key; it is how analyzer.correlation.transactions "
+    "matches requests, not a requirement a message can violate",
+    "DLG-1": "the dialog model (dialog ID, early and confirmed dialogs); it is how "
+    "analyzer.correlation.dialogs builds dialogs, not a requirement a message can violate",
+    "MSG-10": "how to read MESSAGE response codes (200 delivered, 202 accepted by a relay, "
+    "4xx/5xx not delivered, 6xx refused); an interpretation for reports, not a requirement",
+    "REG-4": "how the requested expiry of a binding is worked out (Contact expires, else "
+    "Expires, else the registrar's choice); analyzer.correlation.registrations applies it "
+    "and REG-5/REG-6 judge the result",
+    **{
+        f"PUB-{n}": "RFC 3903 PUBLISH rules: the catalogue quotes RFC 3903 second-hand "
+        "only (§0) and the product does not check PUBLISH yet"
+        for n in range(1, 8)
+    },
+}
 
 F = TypeVar("F", bound=Callable[..., Iterable[Issue]])
 
@@ -274,8 +300,11 @@ def _applies(r: Rule, is_request: bool, method: str | None) -> bool:
 # adding a module means adding it here (subscription_rules, reginfo_rules...).
 from . import (  # noqa: E402, F401
     cseq_rules,
+    dialog_rules,
     header_rules,
     message_rules,
     reginfo_rules,
+    register_rules,
     subscription_rules,
+    transaction_rules,
 )

@@ -21,6 +21,7 @@ TCP, a message cut by the capture).
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,8 +37,11 @@ from ..sip.values import Via, parse_via
 __all__ = [
     "MESSAGE_BODY_LIMIT",
     "RULE_ID_RE",
+    "T1_NS",
+    "TIMER_64_T1_NS",
     "AnalysisLike",
     "Context",
+    "addr_uri",
     "answers_along_path",
     "Finding",
     "Issue",
@@ -49,6 +53,8 @@ __all__ = [
     "quote",
     "request_index",
     "rule_sort_key",
+    "same_uri",
+    "uri_key",
 ]
 
 
@@ -259,6 +265,80 @@ def answers_along_path(resp: SipMessage, req: SipMessage) -> bool:
     """
     ro, qo = resp.origin, req.origin
     return ro.src == qo.dst and ro.dst.ip == qo.src.ip
+
+
+# RFC 3261 §17.1.1.1: T1 = 500 ms; Timers B, F, H and J are 64*T1 (32 s).
+T1_NS = 500_000_000
+TIMER_64_T1_NS = 64 * T1_NS
+
+
+def addr_uri(value: str | None) -> str | None:
+    """The URI of a From, To, Contact or Route value, None when absent or unreadable.
+
+    ``name-addr`` (the URI between "<" and ">") or ``addr-spec`` (the URI up
+    to the first ";", RFC 3261 §20.10).  A quoted display name is skipped,
+    so a "<" inside it does not count.
+    """
+    if value is None:
+        return None
+    rest = value.strip()
+    if rest.startswith('"'):
+        end = rest.find('"', 1)
+        while end > 0 and rest[end - 1] == "\\":
+            end = rest.find('"', end + 1)
+        if end < 0:
+            return None
+        rest = rest[end + 1 :]
+    lt = rest.find("<")
+    if lt >= 0:
+        gt = rest.find(">", lt)
+        uri = rest[lt + 1 : gt].strip() if gt > lt else ""
+    else:
+        uri = rest.split(";", 1)[0].strip()
+    return uri or None
+
+
+_DEFAULT_PORTS = {"sip": "5060", "sips": "5061"}
+
+
+# URIs repeat across the requests of a dialog and a capture; the keys are
+# kept in a bounded cache so that a capture of unique URIs costs evictions only.
+@functools.lru_cache(maxsize=8192)
+def uri_key(uri: str) -> tuple[str, str, str, str]:
+    """What identifies a URI for comparisons between messages: (scheme, user, host, port).
+
+    Scheme and host compare case-insensitively, the user part as written
+    (RFC 3261 §19.1.4); URI parameters and headers are left out, and a
+    SIP(S) URI without a port equals one with the default port.  Used where
+    two elements should have copied the same URI (a dialog's remote target,
+    its local and remote URIs) and a re-serialised parameter list is not
+    worth a finding.
+    """
+    scheme, colon, rest = uri.strip().partition(":")
+    scheme = scheme.lower()
+    if not colon:
+        return "", "", uri.strip().lower(), ""
+    if scheme not in _DEFAULT_PORTS:
+        return scheme, "", rest.split(";", 1)[0].lower(), ""
+    rest = rest.split("?", 1)[0]
+    user, at, hostport = rest.rpartition("@")
+    hostport = hostport.split(";", 1)[0] if at else rest.split(";", 1)[0]
+    if not at:
+        user = ""
+    user = user.split(":", 1)[0].split(";", 1)[0]
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        host, port = hostport[: end + 1], hostport[end + 2 :] if end >= 0 else ""
+    else:
+        host, _, port = hostport.partition(":")
+    return scheme, user, host.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def same_uri(a: str | None, b: str | None) -> bool:
+    """Whether two URIs are the same by :func:`uri_key` (False when one is None)."""
+    if a is None or b is None:
+        return False
+    return a == b or uri_key(a) == uri_key(b)
 
 
 def request_index(txn: Transaction) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from ..correlation import MAGIC_COOKIE, Transaction
 from ..errors import SipParseError
@@ -396,12 +397,17 @@ def start_line(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     responses=False,
 )
 def max_forwards(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
-    """Max-Forwards missing or not an integer from 0 to 255.
+    """Max-Forwards missing or not an integer from 0 to 255, or a request with 0 forwarded.
 
     RFC 3261 §8.1.1.6: "A UAC MUST insert a Max-Forwards header field into
     each request it originates"; §20.22: "The Max-Forwards value is an
     integer in the range 0-255".  (The recommended initial value 70 is not
-    checked: behind a proxy the value has been decremented.)
+    checked: behind a proxy the value has been decremented.)  Also: a
+    request that arrived with Max-Forwards 0 and was sent on by the element
+    that received it (the same request, by Call-ID, From tag, CSeq and
+    method, leaving that element's address later with another Via branch):
+    §16.3 "If the Max-Forwards value reaches 0, the proxy MUST NOT forward
+    the request"; it should have answered 483 (Too Many Hops).
     """
     value = msg.headers.get("max-forwards")
     if value is None:
@@ -411,6 +417,33 @@ def max_forwards(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     # At most three digits before int(): a hostile value may be thousands long.
     if not (v.isdigit() and v.isascii() and len(v) <= 3 and int(v) <= 255):
         yield Issue(f"Max-Forwards {quote(value)} is not an integer from 0 to 255", (i,))
+        return
+    if int(v) == 0:
+        yield from _forwarded_at_zero(ctx, i, msg)
+
+
+def _forwarded_at_zero(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
+    """The copies of request ``i`` (Max-Forwards 0) that its receiver sent on."""
+    txn = ctx.transaction_of(i)
+    if txn is None or not txn.linked:
+        return
+    here = msg.origin
+    for tid in txn.linked:
+        other = ctx.correlation.transaction(tid)
+        if other is None or other.request is None:
+            continue
+        out = ctx.messages[other.request]
+        if (
+            out.origin.ts_ns > here.ts_ns
+            and out.origin.src.ip == here.dst.ip
+            and out.branch != msg.branch
+        ):
+            yield Issue(
+                f"{_kind(msg)} request arrived at {here.dst} with Max-Forwards 0 and was "
+                f"forwarded (frame {out.origin.frame}); it should have been answered 483",
+                (other.request, i),
+            )
+            return
 
 
 @rule(
@@ -931,6 +964,53 @@ def large_udp_request(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
             f"{UDP_REQUEST_LIMIT} bytes it must use a congestion-controlled transport",
             (i,),
         )
+
+
+def _via_address(v: Via) -> IPv4Address | IPv6Address | None:
+    """The address a via-parm names: its ``received`` parameter, else its host if an IP."""
+    text = (v.received or v.host).strip("[]")
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
+@rule(
+    "HDR-16",
+    severity=Severity.INFO,
+    rfc="RFC 3261 §8.1.3.3",
+    scope=Scope.MESSAGE,
+    requests=False,
+)
+def several_vias_at_uac(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
+    """Response delivered to its originating UAC with more than one Via.
+
+    RFC 3261 §8.1.3.3: "If more than one Via header field value is present
+    in a response, the UAC SHOULD discard the message."  Each proxy removes
+    its own Via from a response (§16.7), so the response that reaches the
+    originating UAC (the address of the bottom Via: its ``received``
+    parameter, or its host when that is an IP address) has one.  At a proxy
+    several Vias are normal (catalogue G-4): only the last link, to the
+    bottom Via's address, is judged.
+    """
+    lines = ctx.via_lines(i)
+    if len(lines) < 2 and (not lines or "," not in lines[0]):
+        return
+    vias = ctx.vias(i)
+    if not vias or len(vias) < 2:
+        return
+    bottom = vias[-1]
+    dst = msg.origin.dst
+    if _via_address(bottom) != dst.ip:
+        return
+    if any(_via_address(v) == dst.ip for v in vias[:-1]):
+        # Another element on the UAC's own host (a local proxy): not the last link.
+        return
+    yield Issue(
+        f"{_kind(msg)} sent to {dst}, the originating UAC (bottom Via "
+        f"{quote(bottom.sent_by)}), carries {len(vias)} Via values; the UAC discards it",
+        (i,),
+    )
 
 
 # Headers whose grammar has no free text outside quoted strings: a U+00A0 in

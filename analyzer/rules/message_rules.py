@@ -17,7 +17,7 @@ from ..errors import SipParseError
 from ..sip.message import SipMessage, SipRequest, SipResponse
 from ..sip.values import parse_name_addr
 from . import rule
-from .base import Context, Issue, Scope, Severity, quote, request_index
+from .base import T1_NS, TIMER_64_T1_NS, Context, Issue, Scope, Severity, quote, request_index
 
 _MESSAGE = ("MESSAGE",)
 
@@ -420,3 +420,108 @@ def overlapping_messages(ctx: Context) -> Iterator[Issue]:
                     f"answered at frame {ctx.frame(prev.final)})",
                     (request_index(cur), request_index(prev), prev.final),
                 )
+
+
+# RFC 3428 §7 asks for the final response "immediately"; the catalogue takes
+# "about 2*T1" as the bound a capture can judge (G-10: with T1 of slack for
+# transit and clocks).
+PROMPT_RESPONSE_NS = 2 * T1_NS
+
+
+@rule("MSG-9", severity=Severity.WARNING, rfc="RFC 3428 §7", scope=Scope.ANALYSIS)
+def slow_final_response(ctx: Context) -> Iterator[Issue]:
+    """Final response to MESSAGE not sent immediately.
+
+    RFC 3428 §7: "A UAS receiving a MESSAGE request SHOULD respond with a
+    final response immediately."  Noted (info): a final response more than
+    2*T1 (1 s) after the request, or a provisional response sent first
+    (§8 still allows one, and store-and-forward relays take time).  A
+    warning when the final response comes after Timer F (64*T1 = 32 s): the
+    client transaction has timed out by then, so the sender never learns
+    the outcome.
+    """
+    for txn in ctx.correlation.transactions:
+        if txn.method == "MESSAGE" and txn.request is not None:
+            yield from _response_delay(txn)
+
+
+def _response_delay(txn: Transaction) -> Iterator[Issue]:
+    assert txn.request is not None
+    if txn.request_ts_ns is None:
+        return
+    final = txn.final_response
+    if final is None:
+        return
+    elapsed = final.ts_ns - txn.request_ts_ns
+    provisional = next((r for r in txn.responses if r.status < 200), None)
+    refs = (final.message, txn.request)
+    if elapsed > TIMER_64_T1_NS:
+        yield Issue(
+            f"final response {final.status} to MESSAGE came {elapsed / 1e9:.1f} s after the "
+            "request, after the client transaction timed out (Timer F, 32 s)",
+            refs,
+        )
+    elif elapsed > PROMPT_RESPONSE_NS:
+        yield Issue(
+            f"final response {final.status} to MESSAGE came {elapsed / 1e9:.1f} s after the "
+            "request, not immediately",
+            refs,
+            Severity.INFO,
+        )
+    elif provisional is not None and provisional.ts_ns < final.ts_ns:
+        yield Issue(
+            f"MESSAGE was answered {provisional.status} before its final response {final.status}",
+            (provisional.message, txn.request),
+            Severity.INFO,
+        )
+
+
+# Bodies that carry an S/MIME signature (RFC 3428 §11.4 refers to S/MIME,
+# RFC 3261 §23): multipart/signed, and application/pkcs7-mime with
+# smime-type signed-data (or without smime-type, which may be either).
+_SIGNED_TYPES = frozenset(("multipart/signed", "application/pkcs7-signature"))
+
+
+def _signed(content_type: str) -> bool:
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media in _SIGNED_TYPES:
+        return True
+    if media in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+        low = params.lower().replace(" ", "")
+        return "smime-type=" not in low or "smime-type=signed-data" in low
+    return False
+
+
+@rule(
+    "MSG-12",
+    severity=Severity.INFO,
+    rfc="RFC 3428 §11.4",
+    scope=Scope.MESSAGE,
+    methods=_MESSAGE,
+)
+def signed_without_date(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
+    """Signed MESSAGE request or response without a Date header.
+
+    RFC 3428 §11.4: "To prevent the replay of old SIP requests, all signed
+    MESSAGE requests and responses MUST contain a Date header field covered
+    by the message signature."  Applies only to S/MIME-signed bodies
+    (multipart/signed, application/pkcs7-signature, or pkcs7-mime signed
+    data); when it applies, a missing Date is an error (the catalogue lists
+    the rule as info because it seldom applies).  Whether the signature
+    covers the Date cannot be seen without verifying it.
+    """
+    ctype = msg.headers.get("content-type")
+    if ctype is None or not msg.body or not _signed(ctype):
+        return
+    if "date" not in msg.headers:
+        what = (
+            "MESSAGE request"
+            if isinstance(msg, SipRequest)
+            else f"{msg.status} response to MESSAGE"
+        )
+        yield Issue(
+            f"signed {what} ({quote(ctype.split(';', 1)[0].strip())}) has no Date header",
+            (i,),
+            Severity.ERROR,
+        )

@@ -23,6 +23,7 @@ are ordered by CSeq and the same CSeq is one NOTIFY (G-3, G-4).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 
 from ..correlation import (
@@ -504,6 +505,103 @@ def contact_state_event_mismatch(ctx: Context) -> Iterator[Issue]:
                         (current.id,),
                         Severity.WARNING,
                     )
+
+
+@rule("RI-12", severity=Severity.INFO, rfc="RFC 3680 §5.1", scope=Scope.ANALYSIS)
+def contact_history_inconsistent(ctx: Context) -> Iterator[Issue]:
+    """duration-registered going down, or a contact cseq older than a REGISTER seen
+
+    RFC 3680 §5.1: "The optional "duration-registered" attribute conveys
+    the amount of time that the contact has been bound to the
+    address-of-record, in seconds."  Noted, per contact id within a
+    subscription and without a version gap: a duration-registered lower
+    than in the previous document, unless the contact was bound anew
+    (event registered or created).  Also noted: a contact whose ``callid``
+    names a Call-ID of REGISTERs in the capture and whose ``cseq`` is lower
+    than that of one of them accepted (2xx) before the NOTIFY: the document
+    describes an older registration.  Clock granularity and registrar
+    restarts explain some of these, hence info.
+    """
+    correlation = ctx.correlation
+    for history in correlation.reginfo_aors:
+        snaps = history.history
+        for prev, snap in zip(snaps, snaps[1:], strict=False):
+            current = correlation.document(snap.document)
+            if current is None or current.version_delta != 1:
+                continue
+            known = {c.id: c for c in prev.contacts if c.id is not None}
+            for c in _contacts_of(current, history.aor):
+                before = known.get(c.id) if c.id is not None else None
+                if (
+                    before is None
+                    or c.duration_registered is None
+                    or before.duration_registered is None
+                    or c.event in _NEW_BINDING
+                    or c.duration_registered >= before.duration_registered
+                ):
+                    continue
+                yield Issue(
+                    f"{_contact_name(c)} duration-registered goes down from "
+                    f"{before.duration_registered} (version {prev.version}) to "
+                    f"{c.duration_registered} without being registered anew",
+                    (current.id,),
+                )
+    for doc in _documents(ctx):
+        for reg in doc.registrations:
+            for c in reg.contacts:
+                if c.callid is None or c.cseq is None:
+                    continue
+                newer = _accepted_register(ctx, c.callid, c.cseq, doc.ts_ns)
+                if newer is not None:
+                    yield Issue(
+                        f"{_contact_name(c)} has cseq {c.cseq}, but the REGISTER with its "
+                        f"Call-ID {quote(c.callid)} and CSeq {ctx.messages[newer].cseq_num} was "
+                        f"accepted before this NOTIFY (frame {ctx.frame(newer)})",
+                        (doc.id, newer),
+                    )
+
+
+def _accepted_register(ctx: Context, call_id: str, cseq: int, before: int) -> int | None:
+    """A REGISTER of ``call_id`` with a CSeq above ``cseq`` accepted before ``before``."""
+    times, best = _accepted_registers(ctx).get(call_id, ((), ()))
+    k = bisect_left(times, before)
+    if k == 0:
+        return None
+    top_cseq, request = best[k - 1]
+    return request if top_cseq > cseq else None
+
+
+# Per Call-ID: the times of the 2xx responses to REGISTER, ascending, and for
+# each the highest (CSeq, request index) accepted up to then.
+_Accepted = tuple[list[int], list[tuple[int, int]]]
+
+
+def _accepted_registers(ctx: Context) -> dict[str | None, _Accepted]:
+    key = "accepted-registers"
+    cached = ctx.memo.get(key)
+    if isinstance(cached, dict):
+        return cached
+    found: dict[str | None, list[tuple[int, int, int]]] = {}
+    for t in ctx.correlation.transactions:
+        if t.method != "REGISTER" or t.request is None or t.cseq is None:
+            continue
+        done, status = t.final_ts_ns, t.final_status
+        if done is not None and status is not None and 200 <= status < 300:
+            found.setdefault(t.call_id, []).append((done, t.cseq, t.request))
+    out: dict[str | None, _Accepted] = {}
+    for call_id, items in found.items():
+        items.sort()
+        times: list[int] = []
+        best: list[tuple[int, int]] = []
+        for done, number, request in items:
+            times.append(done)
+            if not best or number > best[-1][0]:
+                best.append((number, request))
+            else:
+                best.append(best[-1])
+        out[call_id] = (times, best)
+    ctx.memo[key] = out
+    return out
 
 
 @rule("RI-11", severity=Severity.ERROR, rfc="RFC 3680 §5.1", scope=Scope.ANALYSIS)

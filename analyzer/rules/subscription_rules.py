@@ -28,6 +28,7 @@ False-positive guards (catalogue §1):
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 
@@ -36,14 +37,16 @@ from ..correlation import (
     SubscribeKind,
     SubscribeRequest,
     Subscription,
+    SubState,
     Transaction,
 )
 from ..correlation.subscriptions import SUBSCRIPTION_ENDING_STATUS
 from ..errors import SipParseError
+from ..net.flow import Endpoint
 from ..sip.message import SipMessage, SipRequest, SipResponse
 from ..sip.values import Event, parse_event, parse_name_addr, parse_subscription_state
 from . import rule
-from .base import Context, Issue, Scope, Severity, quote
+from .base import Context, Issue, Scope, Severity, addr_uri, quote, uri_key
 
 __all__ = [
     "EXPIRY_GRACE_NS",
@@ -1399,3 +1402,231 @@ def notify_body_not_accepted(ctx: Context, s: Subscription) -> Iterator[Issue]:
             f"{ctx.frame(sub.message)} allows {why}",
             (n.message, sub.message),
         )
+
+
+# -- refreshes -----------------------------------------------------------------
+
+
+def _live_until(s: Subscription) -> int | None:
+    """When a subscription stopped being active: its end, else its expiry (None: unknown)."""
+    if s.state is SubState.TERMINATED:
+        return s.timeline[-1].ts_ns if s.timeline else None
+    return s.expires_at_ns
+
+
+# (source address, From URI, Request-URI, package, id) of an initial SUBSCRIBE.
+_UriKey = tuple[str, str, str, str]
+_SubscriberKey = tuple[Endpoint, _UriKey | None, _UriKey, str | None, str | None]
+
+
+def _subscriber_key(req: SipRequest, s: Subscription) -> _SubscriberKey:
+    frm = addr_uri(req.headers.get("from"))
+    return (
+        req.origin.src,
+        None if frm is None else uri_key(frm),
+        uri_key(req.uri),
+        s.event_package,
+        s.event_id,
+    )
+
+
+class _Initial:
+    """The initial subscriptions of one subscriber and resource, in time order.
+
+    ``best[k]`` is the position, among the first k + 1, of the one that
+    stayed active longest (for "was any earlier one still active at t").
+    """
+
+    __slots__ = ("times", "subs", "until", "best")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.subs: list[Subscription] = []
+        self.until: list[int] = []
+        self.best: list[int] = []
+
+
+def _initial_subscriptions(ctx: Context) -> dict[_SubscriberKey, _Initial]:
+    """Subscriptions created by a captured initial SUBSCRIBE, by subscriber and resource."""
+    key = "initial-subscriptions"
+    cached = ctx.memo.get(key)
+    if isinstance(cached, dict):
+        return cached
+    found: dict[_SubscriberKey, list[tuple[int, int, Subscription]]] = {}
+    for s in ctx.correlation.subscriptions:
+        if s.forked_from is not None or not s.requests:
+            continue
+        first = s.requests[0]
+        if first.kind is not SubscribeKind.INITIAL or first.message is None:
+            continue
+        req = ctx.messages[first.message]
+        if not isinstance(req, SipRequest) or req.to_tag is not None:
+            continue
+        found.setdefault(_subscriber_key(req, s), []).append((first.ts_ns, s.id, s))
+    out: dict[_SubscriberKey, _Initial] = {}
+    for k, items in found.items():
+        items.sort()
+        entry = out[k] = _Initial()
+        for ts, _, s in items:
+            until = _live_until(s) if s.state is not None else None
+            entry.times.append(ts)
+            entry.subs.append(s)
+            entry.until.append(-1 if until is None else until)
+            n = len(entry.until) - 1
+            if entry.best and entry.until[entry.best[-1]] >= entry.until[n]:
+                entry.best.append(entry.best[-1])
+            else:
+                entry.best.append(n)
+    ctx.memo[key] = out
+    return out
+
+
+@rule(
+    "SUB-20",
+    severity=Severity.ERROR,
+    rfc="RFC 6665 §4.1.2.2; RFC 3261 §12.2.1.1",
+    scope=Scope.SUBSCRIPTION,
+)
+def refresh_outside_subscription(ctx: Context, s: Subscription) -> Iterator[Issue]:
+    """Refresh sent after the subscription expired, or a new subscription instead of a refresh
+
+    RFC 6665 §4.1.2.2: "At any time before a subscription expires, the
+    subscriber may refresh the timer on such a subscription by sending
+    another SUBSCRIBE request on the same dialog as the existing
+    subscription."  A refresh carries the dialog's Call-ID and tags (DLG-3,
+    DLG-4), its Event (SUB-15) and the next CSeq (CSEQ-7); what this rule
+    adds is what the capture can only suggest:
+
+    * warning: a refresh SUBSCRIBE sent more than
+      :data:`LENGTHEN_TOLERANCE_NS` after the expiry last granted (the
+      notifier has removed the subscription and answers 481);
+    * info: an initial SUBSCRIBE (no To tag, a new Call-ID) from the same
+      address and From URI to the same Request-URI for the same package
+      while the earlier subscription was still active: a refresh belongs
+      in that dialog.
+    """
+    for r in s.requests:
+        if r.kind is not SubscribeKind.REFRESH or r.message is None:
+            continue
+        before = [e for e in s.timeline if e.ts_ns < r.ts_ns]
+        if not before or before[-1].cause != "expired":
+            continue
+        late = r.ts_ns - before[-1].ts_ns
+        if late > LENGTHEN_TOLERANCE_NS:
+            yield Issue(
+                f"refresh SUBSCRIBE sent {_seconds(late)} after the subscription expired; "
+                "the notifier no longer has it",
+                (r.message,),
+                Severity.WARNING,
+            )
+    if s.forked_from is not None or not s.requests:
+        return
+    first = s.requests[0]
+    if first.kind is not SubscribeKind.INITIAL or first.message is None:
+        return
+    req = ctx.messages[first.message]
+    if not isinstance(req, SipRequest) or req.to_tag is not None:
+        return
+    entry = _initial_subscriptions(ctx).get(_subscriber_key(req, s))
+    if entry is None:
+        return
+    k = bisect_left(entry.times, first.ts_ns)
+    if k > 0:
+        best = entry.best[k - 1]
+        other = entry.subs[best]
+        if entry.until[best] <= first.ts_ns or other.call_id == s.call_id:
+            return
+        assert other.requests[0].message is not None
+        yield Issue(
+            f"new SUBSCRIBE (Call-ID {quote(s.call_id)}) to {quote(req.uri)} for "
+            f"{quote(s.event_package)} while the subscription of the SUBSCRIBE at frame "
+            f"{ctx.frame(other.requests[0].message)} (Call-ID {quote(other.call_id)}) was "
+            "still active: a refresh belongs in that dialog",
+            (first.message, other.requests[0].message),
+            Severity.INFO,
+        )
+
+
+# -- 489 (Bad Event) -----------------------------------------------------------
+
+
+def _advertised(ctx: Context) -> dict[Endpoint, list[tuple[int, frozenset[str]]]]:
+    """(time, packages) of every Allow-Events a source address sent, in capture order."""
+    key = "allow-events"
+    cached = ctx.memo.get(key)
+    if isinstance(cached, dict):
+        return cached
+    out: dict[Endpoint, list[tuple[int, frozenset[str]]]] = {}
+    for m in ctx.messages:
+        if "allow-events" not in m.headers:
+            continue
+        packages = frozenset(v.split(";", 1)[0].strip() for v in m.headers.values("allow-events"))
+        out.setdefault(m.origin.src, []).append((m.origin.ts_ns, packages))
+    ctx.memo[key] = out
+    return out
+
+
+@rule(
+    "SUB-27",
+    severity=Severity.WARNING,
+    rfc="RFC 6665 §8.3.2, §4.1.3, §4.1.2.1",
+    scope=Scope.SUBSCRIPTION,
+)
+def bad_event(ctx: Context, s: Subscription) -> Iterator[Issue]:
+    """489 (Bad Event) to a SUBSCRIBE for an advertised package, or NOTIFY after a 489
+
+    RFC 6665 §8.3.2: "489 (Bad Event) is used to indicate that the server
+    did not understand the event package specified in a "Event" header
+    field."  Reported:
+
+    * info: a 489 to an initial SUBSCRIBE (no subscription exists) and a
+      489 from a subscriber to a NOTIFY (it does not support the package;
+      the subscription ends, SUB-14);
+    * warning: a 489 to a SUBSCRIBE for a package that the responding
+      address listed in an earlier Allow-Events (§4.4.4: the list is
+      "comprehensive and inclusive"); template packages such as
+      ``presence.winfo`` count only when listed whole;
+    * error: a NOTIFY of the subscription sent after the 489 to its initial
+      SUBSCRIBE.  (After a 489 to a refresh the subscription is gone too:
+      SUB-14 reports what follows.)
+    """
+    package = s.event_package
+    for r in s.requests:
+        if r.final_status != 489 or r.final is None or r.final_ts_ns is None:
+            continue
+        resp = ctx.messages[r.final]
+        refs = (r.final,) if r.message is None else (r.final, r.message)
+        if r.kind in (SubscribeKind.INITIAL, SubscribeKind.FETCH):
+            yield Issue(
+                f"489 to the SUBSCRIBE for {quote(package)}: the notifier does not support the "
+                "package, no subscription exists",
+                refs,
+                Severity.INFO,
+            )
+            for n in s.notifications:
+                if n.ts_ns > r.final_ts_ns:
+                    yield Issue(
+                        f"NOTIFY (CSeq {n.cseq}) sent after the 489 at frame "
+                        f"{ctx.frame(r.final)} refused the subscription",
+                        (n.message, r.final),
+                        Severity.ERROR,
+                    )
+                    break
+        if package is None:
+            continue
+        for ts, packages in _advertised(ctx).get(resp.origin.src, ()):
+            if ts < resp.origin.ts_ns and package in packages:
+                yield Issue(
+                    f"489 to the SUBSCRIBE for {quote(package)}, which {resp.origin.src} listed "
+                    "in its Allow-Events earlier",
+                    refs,
+                )
+                break
+    for n in s.notifications:
+        if n.final_status == 489 and n.final is not None:
+            yield Issue(
+                f"subscriber answered the NOTIFY (CSeq {n.cseq}) for {quote(package)} with 489: "
+                "it does not support the package",
+                (n.final, n.message),
+                Severity.INFO,
+            )

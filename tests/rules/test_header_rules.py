@@ -135,6 +135,45 @@ def other_path() -> list[SipMessage]:
 
 VIA2 = "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bK-p"
 
+
+PROXY = "10.0.0.3:5060"
+
+
+def zero_max_forwards(forwarded: bool) -> list[SipMessage]:
+    """An OPTIONS with Max-Forwards 0 reaches a proxy, which forwards it or answers 483."""
+    t = Trace()
+    zero = request("OPTIONS", uri="sip:bob@example.com").replace(
+        "Max-Forwards: 70", "Max-Forwards: 0"
+    )
+    t.add(zero, 0.0, dst=PROXY)
+    if forwarded:
+        on = request(
+            "OPTIONS",
+            via="10.0.0.3:5060",
+            branch="z9hG4bK-p",
+            headers=["Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1"],
+        ).replace("Max-Forwards: 70", "Max-Forwards: 0")
+        t.add(on, 0.01, src=PROXY, dst="10.0.0.2:5060")
+    else:
+        t.add(resp(483, "OPTIONS", ttag="p"), 0.01, src=PROXY, dst="10.0.0.1:5060")
+    return t.messages
+
+
+def two_vias_to(dst: str) -> list[SipMessage]:
+    """A 200 carrying a proxy's Via above the UAC's (10.0.0.1), sent to ``dst``."""
+    t = Trace()
+    ok = resp(
+        200,
+        "OPTIONS",
+        ttag="b",
+        via="10.0.0.3:5060",
+        branch="z9hG4bK-p",
+        headers=["Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1"],
+    )
+    t.add(ok, 0.0, src="10.0.0.2:5060", dst=dst)
+    return t.messages
+
+
 VIOLATING = [
     Case("HDR-1", "no To", lambda: options(drop=("To:",)), text="no To"),
     Case("HDR-1", "no Via", lambda: options(drop=("Via:",)), text="Via"),
@@ -329,6 +368,21 @@ VIOLATING = [
         ),
         text="'10.0.0.1:5860'",
     ),
+    Case(
+        "HDR-8",
+        "Max-Forwards 0 forwarded",
+        lambda: zero_max_forwards(True),
+        frames=(1, 2),
+        text="483",
+    ),
+    Case(
+        "HDR-16",
+        "two Vias at the UAC",
+        lambda: two_vias_to("10.0.0.1:5060"),
+        frames=(1,),
+        severity=Severity.INFO,
+        text="2 Via values",
+    ),
 ]
 
 COMPLIANT = [
@@ -476,6 +530,9 @@ COMPLIANT = [
             resp(200, "NOTIFY", via="10.0.0.1:5260;rport=5260;received=10.0.0.1", ttag="b"),
         ),
     ),
+    Case("HDR-8", "Max-Forwards 0 answered 483", lambda: zero_max_forwards(False)),
+    Case("HDR-16", "two Vias on the way to a proxy", lambda: two_vias_to(PROXY)),
+    Case("HDR-16", "one Via", lambda: exchange(request("OPTIONS"), resp(200, "OPTIONS", ttag="b"))),
 ]
 
 

@@ -91,6 +91,23 @@ def overlapping(second_at: float) -> list[SipMessage]:
     return t.messages
 
 
+def answered_after(*steps: tuple[int, float]) -> list[SipMessage]:
+    """A MESSAGE at 0 s and responses (status, time) to it."""
+    t = Trace()
+    t.add(_message(), 0.0)
+    for status, at in steps:
+        t.add(resp(status, "MESSAGE", ttag="b"), at, reverse=True)
+    return t.messages
+
+
+SIGNED = 'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary=b'
+SIGNED_BODY = "--b\nContent-Type: text/plain\n\nHi\n--b--\n"
+
+
+def signed(*headers: str) -> list[SipMessage]:
+    return single(request("MESSAGE", body=SIGNED_BODY, headers=[SIGNED, *headers]))
+
+
 VIOLATING = [
     Case("MSG-14", "1400-byte body", lambda: single(_message("x" * 1400), TCP), frames=(1,)),
     Case(
@@ -164,6 +181,30 @@ VIOLATING = [
         lambda: exchange(_message(), resp(405, "MESSAGE", ttag="b")),
         frames=(2,),
     ),
+    Case(
+        "MSG-9",
+        "final after 3 s",
+        lambda: answered_after((200, 3.0)),
+        frames=(1, 2),
+        severity=Severity.INFO,
+        text="3.0 s",
+    ),
+    Case(
+        "MSG-9",
+        "provisional first",
+        lambda: answered_after((100, 0.05), (200, 0.1)),
+        frames=(1, 2),
+        severity=Severity.INFO,
+        text="answered 100",
+    ),
+    Case(
+        "MSG-9",
+        "final after Timer F",
+        lambda: answered_after((200, 40.0)),
+        severity=Severity.WARNING,
+        text="timed out",
+    ),
+    Case("MSG-12", "signed without Date", signed, frames=(1,), severity=Severity.ERROR),
 ]
 
 COMPLIANT = [
@@ -224,6 +265,9 @@ COMPLIANT = [
         "405 with Allow",
         lambda: exchange(_message(), resp(405, "MESSAGE", ttag="b", headers=["Allow: INVITE"])),
     ),
+    Case("MSG-9", "answered at once", lambda: answered_after((200, 0.05))),
+    Case("MSG-12", "signed with Date", lambda: signed("Date: Sat, 13 Nov 2010 23:29:00 GMT")),
+    Case("MSG-12", "unsigned without Date", lambda: single(_message())),
 ]
 
 

@@ -244,6 +244,29 @@ def reg_subscribe(*headers: str) -> list[SipMessage]:
     return t.messages
 
 
+def stale_cseq(cseq: str) -> list[SipMessage]:
+    """REGISTER CSeq 5 of Call-ID reg-x accepted, then a NOTIFY naming that Call-ID and ``cseq``."""
+    t = Trace()
+    reg = request("REGISTER", call="reg-x", cseq=5, branch="z9hG4bK-r", uri="sip:example.com")
+    t.add(reg, 0.0)
+    t.add(
+        resp(200, "REGISTER", call="reg-x", cseq=5, ttag="r", branch="z9hG4bK-r"),
+        0.05,
+        reverse=True,
+    )
+    t.add(subscribe(), 1.0)
+    t.add(sub_ok(), 1.1, reverse=True)
+    t.add(notify(doc(0, "full", [active(callid="reg-x", cseq=cseq)])), 1.2, reverse=True)
+    return t.messages
+
+
+def durations(second: str, event: str = "refreshed") -> list[SipMessage]:
+    return subscription(
+        doc(0, "full", [active(duration_registered="100")]),
+        doc(1, "partial", [active(event=event, duration_registered=second)]),
+    )
+
+
 VIOLATING: list[Case] = [
     # RI-1
     Case(
@@ -591,6 +614,22 @@ VIOLATING: list[Case] = [
         (3,),
         N,
     ),
+    Case(
+        "RI-12",
+        "duration-registered goes down",
+        lambda: durations("50"),
+        (4,),
+        Severity.INFO,
+        "from 100",
+    ),
+    Case(
+        "RI-12",
+        "cseq older than an accepted REGISTER",
+        lambda: stale_cseq("3"),
+        (1, 5),
+        Severity.INFO,
+        "CSeq 5",
+    ),
 ]
 
 
@@ -710,6 +749,9 @@ COMPLIANT: list[Case] = [
     Case("RI-15", "the NOTIFY answering a refresh", lambda: refreshed("full", at=2.0)),
     Case("RI-16", "second notifier rejected with 481", lambda: forked(481)),
     Case("RI-17", "clean URI", lambda: single(doc(0, "full", [active()]))),
+    Case("RI-12", "duration-registered goes up", lambda: durations("110")),
+    Case("RI-12", "registered anew", lambda: durations("0", "registered")),
+    Case("RI-12", "cseq of the last REGISTER", lambda: stale_cseq("5")),
 ]
 
 

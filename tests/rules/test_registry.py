@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.rules import (
+    NOT_IMPLEMENTED,
     RULES,
     Issue,
     Options,
@@ -63,6 +64,30 @@ def test_rule_ids_come_from_the_catalogue() -> None:
             assert not re.search(rf"\b{rid}\b", text), f"{rid} is in the catalogue now"
         else:
             assert re.search(rf"\b{re.escape(rid)}\b", text), f"{rid} is not in the catalogue"
+
+
+# A catalogue ID as the first cell of a table row: "| DLG-3 | error | ...".
+_CATALOGUE_ROW_RE = re.compile(
+    r"^\|\s*((?:HDR|CSEQ|TXN|DLG|MSG|SUB|RI|REG|PUB)-\d+[a-z]?)\s*\|", re.M
+)
+
+
+def test_every_catalogue_id_is_a_rule_or_documented_as_not_one() -> None:
+    """Each catalogue ID is a registered rule or in NOT_IMPLEMENTED with a reason, not both."""
+    if not CATALOGUE.exists():
+        pytest.skip(f"catalogue not found at {CATALOGUE}")
+    ids = set(_CATALOGUE_ROW_RE.findall(CATALOGUE.read_text(encoding="utf-8")))
+    assert len(ids) > 100, "the catalogue's tables were not found"
+    missing = sorted(ids - set(RULES) - set(NOT_IMPLEMENTED), key=rule_sort_key)
+    assert missing == [], f"catalogue IDs that are neither a rule nor in NOT_IMPLEMENTED: {missing}"
+    assert set(NOT_IMPLEMENTED) <= ids, sorted(set(NOT_IMPLEMENTED) - ids)
+    assert not set(NOT_IMPLEMENTED) & set(RULES), sorted(set(NOT_IMPLEMENTED) & set(RULES))
+
+
+def test_not_implemented_ids_have_reasons() -> None:
+    for rid, reason in NOT_IMPLEMENTED.items():
+        assert RULE_ID_RE.fullmatch(rid), rid
+        assert len(reason) > 30 and not reason.endswith("."), (rid, reason)
 
 
 def test_registration_is_checked() -> None:

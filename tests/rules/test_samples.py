@@ -1,7 +1,7 @@
 """The sample captures (samples/README.md): each documented defect of the MESSAGE,
-CSeq and header rule groups is reported by its rule at its frame, nothing else
-of those groups is reported as an error or warning, and the corrected and
-clean captures give no error and no warning."""
+CSeq, header, transaction, dialog and REGISTER rule groups is reported by its
+rule at its frame, nothing else of those groups is reported as an error or
+warning, and the corrected and clean captures give no error and no warning."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from analyzer.rules import Finding, Options, Severity, run_rules
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 # The rule groups these tables cover (subscription and reginfo rules have their own).
-GROUPS = ("HDR-*", "CSEQ-*", "MSG-*", "TXN-*")
+GROUPS = ("HDR-*", "CSEQ-*", "MSG-*", "TXN-*", "DLG-*", "REG-*")
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO  # N: note (info)
 
@@ -61,9 +61,13 @@ DEFECTS: dict[str, list[tuple[int, str, Severity]]] = {
         (2, "CSEQ-1", E),
         (2, "HDR-3b", W),
         (3, "HDR-10", E),
+        (3, "DLG-3", E),  # no From tag, From URI sip:joe@example
+        (3, "DLG-8", W),  # Request-URI app.example.com, Contact app.excample.com (frame 1)
         (3, "HDR-4", E),
         (3, "HDR-6", E),
         (4, "CSEQ-2", E),
+        (4, "TXN-2", E),  # the branch and sent-by of frame 3, another CSeq
+        (4, "REG-8", W),  # REGISTER with a To tag
         (4, "HDR-11a", E),
         (4, "HDR-3b", W),
         (4, "HDR-6", E),
@@ -73,12 +77,14 @@ DEFECTS: dict[str, list[tuple[int, str, Severity]]] = {
     "message.pcap": [
         (4, "HDR-7", E),
         (4, "HDR-4", E),
+        (4, "TXN-9", N),  # the MESSAGE is left without a response it can match
         (5, "TXN-3", E),
         (5, "TXN-7", E),
     ],
     "message-nbsp.pcap": [
         (4, "HDR-7", E),
         (4, "HDR-4", E),
+        (4, "TXN-9", N),
         (5, "TXN-3", E),
         (5, "TXN-7", E),
     ],
@@ -92,6 +98,7 @@ DEFECTS: dict[str, list[tuple[int, str, Severity]]] = {
         (10, "HDR-12", E),
         (10, "CSEQ-2", E),
         (10, "TXN-1", E),
+        (10, "TXN-5", N),  # matched by the RFC 2543 rule for want of the cookie
         (10, "HDR-10", E),
         (10, "HDR-17", E),
         (10, "HDR-11b", E),

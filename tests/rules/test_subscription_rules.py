@@ -150,6 +150,54 @@ def reginfo_notify() -> str:
     return notify(body=body, ctype="application/reginfo+xml")
 
 
+def new_call_id_subscribe(at: float) -> list[SipMessage]:
+    """A subscription granted 600 s, then an initial SUBSCRIBE in another Call-ID at ``at``."""
+    second = request(
+        "SUBSCRIBE",
+        call="call-2",
+        ftag="caller2",
+        branch="z9hG4bK-s9",
+        headers=["Event: reg", CONTACT_SUB, "Expires: 600"],
+    )
+    return flow(*accepted(), (second, at, False))
+
+
+def late_refresh(at: float) -> list[SipMessage]:
+    """A subscription granted 60 s (NOTIFY expires=59 at 0.2 s), refreshed at ``at``."""
+    return flow(
+        *accepted(expires=60, state="active;expires=59"),
+        (subscribe("z9hG4bK-s2", 2, 60, ttag="ntf"), at, False),
+        (sub_ok("z9hG4bK-s2", 2, 60), at + 0.1, True),
+    )
+
+
+def bad_event(*later: Step, advertised: str | None = None) -> list[SipMessage]:
+    """(An OPTIONS answered with Allow-Events ``advertised``,) a SUBSCRIBE answered 489."""
+    steps: list[Step] = []
+    if advertised is not None:
+        steps += [
+            (request("OPTIONS", call="o", branch="z9hG4bK-o"), 0.0, False),
+            (
+                resp(
+                    200,
+                    "OPTIONS",
+                    call="o",
+                    ttag="x",
+                    branch="z9hG4bK-o",
+                    headers=[f"Allow-Events: {advertised}"],
+                ),
+                0.05,
+                True,
+            ),
+        ]
+    steps += [
+        (subscribe(), 1.0, False),
+        (sub_ok(expires=None, status=489, headers=["Allow-Events: presence"]), 1.1, True),
+        *later,
+    ]
+    return flow(*steps)
+
+
 VIOLATING: list[Case] = [
     # SUB-1
     Case("SUB-1", "no Event", lambda: flow((subscribe(event=None), 0.0, False)), (1,), E),
@@ -728,6 +776,42 @@ VIOLATING: list[Case] = [
         (3,),
         W,
     ),
+    # SUB-20
+    Case("SUB-20", "refresh after expiry", lambda: late_refresh(100.0), (5,), W, "expired"),
+    Case(
+        "SUB-20",
+        "new Call-ID while the subscription is active",
+        lambda: new_call_id_subscribe(30.0),
+        (1, 5),
+        N,
+        "still active",
+    ),
+    # SUB-27
+    Case("SUB-27", "489 to SUBSCRIBE", bad_event, (1, 2), N, "does not support"),
+    Case(
+        "SUB-27",
+        "NOTIFY after the 489",
+        lambda: bad_event((notify(), 2.0, True)),
+        (2, 3),
+        None,
+        "after the 489",
+    ),
+    Case(
+        "SUB-27",
+        "489 for an advertised package",
+        lambda: bad_event(advertised="reg, presence"),
+        (3, 4),
+        None,
+        "listed in its Allow-Events",
+    ),
+    Case(
+        "SUB-27",
+        "subscriber refuses the NOTIFY's package",
+        lambda: flow(*accepted()[:3], (notify_ok(status=489), 0.3, False)),
+        (3, 4),
+        N,
+        "489",
+    ),
 ]
 
 
@@ -1004,6 +1088,47 @@ COMPLIANT: list[Case] = [
         "SUBSCRIBE not captured (G-1)",
         lambda: flow((notify(ttag="someone"), 0.0, True), (notify_ok(), 0.1, False)),
     ),
+    Case("SUB-20", "refresh in time", lambda: late_refresh(50.0)),
+    Case("SUB-20", "new Call-ID after expiry", lambda: new_call_id_subscribe(700.0)),
+    Case(
+        "SUB-20",
+        "another line of the same phone subscribes",
+        lambda: flow(
+            *accepted(),
+            (
+                request(
+                    "SUBSCRIBE",
+                    call="call-2",
+                    ftag="line2",
+                    branch="z9hG4bK-s9",
+                    from_uri="sip:alice-line2@example.com",
+                    headers=["Event: reg", CONTACT_SUB, "Expires: 600"],
+                ),
+                30.0,
+                False,
+            ),
+        ),
+    ),
+    Case(
+        "SUB-20",
+        "refresh of a subscription older than the capture (G-1)",
+        lambda: flow(
+            *accepted(),
+            (
+                request(
+                    "SUBSCRIBE",
+                    call="call-2",
+                    ftag="old",
+                    ttag="ntf-old",
+                    branch="z9hG4bK-s9",
+                    headers=["Event: reg", CONTACT_SUB, "Expires: 600"],
+                ),
+                30.0,
+                False,
+            ),
+        ),
+    ),
+    Case("SUB-27", "accepted", lambda: flow(*accepted())),
 ]
 
 
@@ -1043,3 +1168,11 @@ def test_retransmitted_notify_is_judged_once() -> None:
         (notify(state="active"), 0.7, True),
     )
     assert len(findings(msgs, "SUB-8")) == 1
+
+
+def test_bad_event_for_a_package_not_advertised_is_only_noted() -> None:
+    """A 489 for a package the notifier never listed in Allow-Events: no warning (SUB-27)."""
+    from tests.rules import findings
+
+    found = findings(bad_event(advertised="presence"), "SUB-27")
+    assert [f.severity for f in found] == [N]
