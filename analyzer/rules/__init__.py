@@ -185,25 +185,28 @@ def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Fi
     legacy = options.events_rfc == "3265"
     findings: list[Finding] = []
 
+    def add(r: Rule, issue: Issue) -> None:
+        severity = issue.severity or r.severity
+        if legacy and r.rfc3265_severity is not None and r.rfc3265_severity < severity:
+            severity = r.rfc3265_severity
+        frames: set[int] = set()
+        for i in issue.messages:
+            frames.update(messages[i].origin.frames)
+        findings.append(
+            Finding(
+                r.id,
+                severity,
+                r.rfc,
+                r.summary,
+                _printable(issue.message),
+                issue.messages,
+                tuple(sorted(frames)),
+            )
+        )
+
     def emit(r: Rule, issues: Iterable[Issue]) -> None:
         for issue in issues:
-            severity = issue.severity or r.severity
-            if legacy and r.rfc3265_severity is not None and r.rfc3265_severity < severity:
-                severity = r.rfc3265_severity
-            frames: set[int] = set()
-            for i in issue.messages:
-                frames.update(messages[i].origin.frames)
-            findings.append(
-                Finding(
-                    r.id,
-                    severity,
-                    r.rfc,
-                    r.summary,
-                    _printable(issue.message),
-                    issue.messages,
-                    tuple(sorted(frames)),
-                )
-            )
+            add(r, issue)
 
     by_scope: dict[Scope, list[Rule]] = {}
     for r in rules:
@@ -211,13 +214,19 @@ def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Fi
 
     per_message = by_scope.get(Scope.MESSAGE)
     if per_message:
-        _run_message_rules(ctx, per_message, emit)
+        _run_message_rules(ctx, per_message, add)
+    # Each check is called directly in these loops (not through emit): they
+    # run once per record and rule, and most calls yield nothing.
     for r in by_scope.get(Scope.TRANSACTION, ()):
+        check = r.check
         for txn in correlation.transactions:
-            emit(r, r.check(ctx, txn))
+            for issue in check(ctx, txn):
+                add(r, issue)
     for r in by_scope.get(Scope.DIALOG, ()):
+        check = r.check
         for dialog in correlation.dialogs:
-            emit(r, r.check(ctx, dialog))
+            for issue in check(ctx, dialog):
+                add(r, issue)
     for r in by_scope.get(Scope.SUBSCRIPTION, ()):
         for sub in correlation.subscriptions:
             emit(r, r.check(ctx, sub))
@@ -234,7 +243,7 @@ def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Fi
 def _run_message_rules(
     ctx: Context,
     rules: Sequence[Rule],
-    emit: Callable[[Rule, Iterable[Issue]], None],
+    add: Callable[[Rule, Issue], None],
 ) -> None:
     """Call each MESSAGE-scope rule for the messages it applies to.
 
@@ -264,13 +273,15 @@ def _run_message_rules(
                 [r for r in chosen if r.defects is not None],
             )
         for r in applicable[0]:
-            emit(r, r.check(ctx, i, msg))
+            for issue in r.check(ctx, i, msg):
+                add(r, issue)
         if msg.defects and applicable[1]:
             codes = {d.code for d in msg.defects}
             for r in applicable[1]:
                 assert r.defects is not None
                 if not r.defects.isdisjoint(codes):
-                    emit(r, r.check(ctx, i, msg))
+                    for issue in r.check(ctx, i, msg):
+                        add(r, issue)
 
 
 # Characters a sentence must not carry into a report line: controls, and

@@ -749,6 +749,8 @@ def misspelled_header_name(ctx: Context, i: int, msg: SipMessage) -> Iterator[Is
     """
     headers = msg.headers
     known = _KNOWN_KEYS
+    if known.issuperset(headers.names()):  # the common case, without splitting lines
+        return
     unknown = [(raw, key) for raw, key, _ in headers.items if key not in known]
     if not unknown:
         return

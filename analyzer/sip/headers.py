@@ -17,7 +17,7 @@ Facts this design rests on (RFC 3261 §7.3):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, KeysView
 
 from analyzer.sip.abnf import WSP_CHARS as _WSP
 
@@ -216,7 +216,7 @@ class Headers:
     only cache what is derived from it.
     """
 
-    __slots__ = ("_data", "_first")
+    __slots__ = ("_data", "_first", "_unique")
 
     # The triples, or (see lazy_headers) the header lines not yet split:
     # a list of "Name: value" strings.
@@ -224,10 +224,14 @@ class Headers:
     # The first value of each name (possibly with surrounding blanks), given
     # by the parser or built on the first lookup.
     _first: dict[str, str] | None
+    # True when no name occurs twice and ``_first`` is set: then ``_first``
+    # holds every value, and get_all needs no split either.
+    _unique: bool
 
     def __init__(self, items: Iterable[tuple[str, str, str]] = ()) -> None:
         self._data = tuple(items)
         self._first = None
+        self._unique = False
 
     @property
     def items(self) -> tuple[tuple[str, str, str], ...]:
@@ -262,14 +266,28 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """The value of the first field called ``name``, or None."""
-        value = self._index().get(canonical_name(name))
+        # Written out (no _index() or canonical_name() call) for the common
+        # case: rules and correlation look up a few names of every message.
+        first = self._first
+        if first is None:
+            first = self._index()
+        key = NAME_KEYS.get(name)
+        value = first.get(canonical_name(name) if key is None else key)
         # Values from the parser's fast path may keep their blanks.
         return None if value is None else value.strip()
 
     def get_all(self, name: str) -> list[str]:
         """The values of every field called ``name`` (one per header line), in order."""
         key = canonical_name(name)
+        if self._unique:
+            assert self._first is not None
+            value = self._first.get(key)
+            return [] if value is None else [value.strip()]
         return [value for _, n, value in self.items if n == key]
+
+    def names(self) -> KeysView[str]:
+        """The canonical (lowercase long) names present, each once."""
+        return self._index().keys()
 
     def values(self, name: str) -> list[str]:
         """Every comma-separated value of every field called ``name``, in order.
@@ -321,4 +339,5 @@ def lazy_headers(lines: list[str], first: dict[str, str] | None = None) -> Heade
     headers: Headers = _new(Headers)
     headers._data = lines
     headers._first = first
+    headers._unique = first is not None and len(first) == len(lines)
     return headers
