@@ -10,10 +10,14 @@ garbage collector paused as :func:`analyzer.analysis.analyze` pauses it:
 
 * extraction: ``list(read_messages(path))``;
 * correlation: ``correlate(messages)`` on the messages just extracted;
-* analysis: ``analyze(path)`` (extraction and correlation together).
+* analysis: ``analyze(path)`` (extraction and correlation together);
+* rules: ``analysis.check()`` on that analysis (every validation rule).
 
-It prints the three times, the counts of what was correlated and the ratio
-analysis / extraction: the share correlation adds to reading a capture.
+It prints the four times, the counts of what was correlated, the ratio
+analysis / extraction (the share correlation adds to reading a capture) and
+the ratio rules / analysis (the share validation adds to the analysis), each
+also as the median of the per-round ratios, which a change of load between
+rounds disturbs less than the ratio of the best times.
 
     python benchmarks/bench_analysis.py --dialogs 36000      # ~1M packets
     python benchmarks/bench_analysis.py --capture /tmp/bench/sip_100k.pcap
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import subprocess
 import sys
 import time
@@ -106,10 +111,12 @@ def one_round(pcap: Path) -> tuple[list[float], str]:
     t_analysis, analysis = timed(lambda: analyze(pcap))
     if len(analysis.sip_messages) != count:
         sys.exit(f"bench: analyze() found {len(analysis.sip_messages)} messages, not {count}")
-    return [t_extract, t_correlate, t_analysis], f"{count} messages: {summary}"
+    t_rules, findings = timed(analysis.check)
+    summary += f"; {len(findings)} findings"
+    return [t_extract, t_correlate, t_analysis, t_rules], f"{count} messages: {summary}"
 
 
-NAMES = ("extraction", "correlation", "analysis")
+NAMES = ("extraction", "correlation", "analysis", "rules")
 
 
 def main() -> int:
@@ -127,22 +134,35 @@ def main() -> int:
     size = pcap.stat().st_size
     print(f"capture: {pcap} ({size / 1e6:.1f} MB)")
 
-    best = [float("inf")] * 3
+    best = [float("inf")] * len(NAMES)
+    analysis_ratios: list[float] = []
+    rules_ratios: list[float] = []
     for k in range(args.repeat):
         times, summary = one_round(pcap)
         if k == 0:
             print(summary)
+        t_extract, _, t_analysis, t_rules = times
+        analysis_ratios.append(t_analysis / t_extract)
+        rules_ratios.append(t_rules / t_analysis)
         print(
             f"round {k + 1}: "
             + "  ".join(f"{n} {t:5.2f} s" for n, t in zip(NAMES, times, strict=True))
+            + f"  (analysis/extraction {analysis_ratios[-1]:.2f}, "
+            f"rules/analysis {rules_ratios[-1]:.2f})"
         )
         best = [min(b, t) for b, t in zip(best, times, strict=True)]
     for name, t in zip(NAMES, best, strict=True):
         print(f"{name + ':':13s}{t:7.2f} s  (best of {args.repeat})")
-    t_extract, t_correlate, t_analysis = best
+    t_extract, t_correlate, t_analysis, t_rules = best
     print(
         f"ratio: analysis / extraction = {t_analysis / t_extract:.2f} "
-        f"(correlation / extraction = {t_correlate / t_extract:.2f})"
+        f"(correlation / extraction = {t_correlate / t_extract:.2f}); "
+        f"median of the rounds {statistics.median(analysis_ratios):.2f}"
+    )
+    print(
+        f"ratio: rules / analysis = {t_rules / t_analysis:.2f} "
+        f"(the time check() adds to analyze()); "
+        f"median of the rounds {statistics.median(rules_ratios):.2f}"
     )
     return 0
 
