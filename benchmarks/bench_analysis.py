@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -39,28 +38,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from common import REPO, generate
+
 from analyzer.analysis import analyze
 from analyzer.correlation import Correlation, correlate
 from analyzer.pipeline import read_messages
 
-REPO = Path(__file__).resolve().parents[1]
-GENERATOR = REPO.parent / "shared" / "bench" / "gen_pcap.py"
-
 T = TypeVar("T")
-
-
-def generate(workdir: Path, dialogs: int) -> Path:
-    pcap = workdir / f"sip_{dialogs}.pcap"
-    if not pcap.exists():
-        if not GENERATOR.exists():
-            sys.exit(f"bench: generator not found at {GENERATOR}")
-        print(f"generating {pcap.name} ({dialogs} dialogs) ...", file=sys.stderr)
-        subprocess.run(
-            [sys.executable, str(GENERATOR), "--dialogs", str(dialogs), "-o", str(pcap)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return pcap
 
 
 @contextmanager

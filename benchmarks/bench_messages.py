@@ -37,8 +37,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-GENERATOR = REPO.parent / "shared" / "bench" / "gen_pcap.py"
+from common import REPO, generate
 
 
 class Measurement:
@@ -153,30 +152,6 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in f)
 
 
-def generate(workdir: Path, dialogs: int) -> tuple[Path, Path]:
-    pcap = workdir / f"sip_{dialogs}.pcap"
-    truth = workdir / f"sip_{dialogs}.csv"
-    if not (pcap.exists() and truth.exists()):
-        if not GENERATOR.exists():
-            sys.exit(f"bench: generator not found at {GENERATOR}")
-        print(f"generating {pcap.name} ({dialogs} dialogs) ...", file=sys.stderr)
-        subprocess.run(
-            [
-                sys.executable,
-                str(GENERATOR),
-                "--dialogs",
-                str(dialogs),
-                "-o",
-                str(pcap),
-                "--messages-csv",
-                str(truth),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return pcap, truth
-
-
 def check_truth(truth: Path, jsonl: Path) -> tuple[int, int]:
     """(found, expected): messages matched on (completing frame, Call-ID, CSeq).
 
@@ -217,7 +192,8 @@ def main() -> int:
         if not truth.exists():
             truth = None
     else:
-        pcap, truth = generate(args.workdir, args.dialogs)
+        pcap = generate(args.workdir, args.dialogs, truth_csv=True)
+        truth = pcap.with_suffix(".csv")
     size = pcap.stat().st_size
     print(f"capture: {pcap} ({size / 1e6:.1f} MB)")
 

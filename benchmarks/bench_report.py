@@ -23,36 +23,20 @@ is printed too.  The target: the whole report of a 10,000-message capture
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from common import REPO, generate
+
 from analyzer.analysis import analyze
 from analyzer.report import build_report, render_html, render_json, render_markdown
-
-REPO = Path(__file__).resolve().parents[1]
-GENERATOR = REPO.parent / "shared" / "bench" / "gen_pcap.py"
 
 T = TypeVar("T")
 
 NAMES = ("analysis", "checking", "model", "html", "json", "markdown")
-
-
-def generate(workdir: Path, dialogs: int) -> Path:
-    pcap = workdir / f"sip_{dialogs}.pcap"
-    if not pcap.exists():
-        if not GENERATOR.exists():
-            sys.exit(f"bench: generator not found at {GENERATOR}")
-        print(f"generating {pcap.name} ({dialogs} dialogs) ...", file=sys.stderr)
-        subprocess.run(
-            [sys.executable, str(GENERATOR), "--dialogs", str(dialogs), "-o", str(pcap)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return pcap
 
 
 def timed(fn: Callable[[], T]) -> tuple[float, T]:

@@ -17,9 +17,11 @@ from analyzer.errors import Diagnostic
 from analyzer.net.flow import Origin, Transport
 from analyzer.rules import Finding, Options, Severity, run_rules
 from analyzer.sip.message import SipMessage, parse_message
-from tests.sipmsg import A, B, ep, req
+from tests.sipmsg import A, B, Trace, ep, req
 
 __all__ = [
+    "Step",
+    "flow",
     "A",
     "B",
     "Case",
@@ -124,3 +126,16 @@ def check_compliant(case: Case) -> None:
     """The case's rule reports nothing."""
     found = case.run()
     assert found == [], [f.message for f in found]
+
+
+# One step of a flow: (text, time in seconds, sent by the answering side
+# instead of the one that starts the flow).
+Step = tuple[str, float, bool]
+
+
+def flow(*steps: Step) -> list[SipMessage]:
+    """The messages of ``steps``, parsed as a two-party exchange (see tests.sipmsg.Trace)."""
+    t = Trace()
+    for text, at, reverse in steps:
+        t.add(text, at, reverse=reverse)
+    return t.messages

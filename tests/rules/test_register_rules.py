@@ -12,23 +12,13 @@ import pytest
 
 from analyzer.rules import Severity
 from analyzer.sip.message import SipMessage
-from tests.rules import Case, check_compliant, check_violating, request
-from tests.sipmsg import Trace, resp
+from tests.rules import Case, Step, check_compliant, check_violating, flow, request
+from tests.sipmsg import resp
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO
 AOR = "sip:alice@example.com"
 CONTACT = "<sip:alice@10.0.0.1>"
 DATE = "Date: Sat, 13 Nov 2010 23:29:00 GMT"
-
-# One step: (text, time in seconds, sent by the registrar).
-Step = tuple[str, float, bool]
-
-
-def flow(*steps: Step) -> list[SipMessage]:
-    t = Trace()
-    for text, at, reverse in steps:
-        t.add(text, at, reverse=reverse)
-    return t.messages
 
 
 def register(

@@ -13,24 +13,14 @@ import pytest
 from analyzer.rules import Severity
 from analyzer.rules.subscription_rules import accepts
 from analyzer.sip.message import SipMessage
-from tests.rules import Case, check_compliant, check_violating, request
-from tests.sipmsg import Trace, resp
+from tests.rules import Case, Step, check_compliant, check_violating, flow, request
+from tests.sipmsg import resp
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO
 NOTIFIER = "10.0.0.2:5060"
 CONTACT_SUB = "Contact: <sip:app@10.0.0.1>"
 CONTACT_NTF = "Contact: <sip:ntf@10.0.0.2>"
 LEGACY = {"events_rfc": "3265"}
-
-# One step of a flow: (text, time in seconds, sent by the notifier).
-Step = tuple[str, float, bool]
-
-
-def flow(*steps: Step) -> list[SipMessage]:
-    t = Trace()
-    for text, at, reverse in steps:
-        t.add(text, at, reverse=reverse)
-    return t.messages
 
 
 def subscribe(

@@ -7,23 +7,13 @@ import pytest
 
 from analyzer.rules import Severity
 from analyzer.sip.message import SipMessage
-from tests.rules import Case, check_compliant, check_violating, request
+from tests.rules import Case, Step, check_compliant, check_violating, flow, request
 from tests.sipmsg import Trace, resp
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO
 CONTACT_A = "Contact: <sip:alice@10.0.0.1>"
 CONTACT_B = "Contact: <sip:bob@10.0.0.2>"
 PROXY = "10.0.0.3:5060"
-
-# One step: (text, time in seconds, sent by 10.0.0.2).
-Step = tuple[str, float, bool]
-
-
-def flow(*steps: Step) -> list[SipMessage]:
-    t = Trace()
-    for text, at, reverse in steps:
-        t.add(text, at, reverse=reverse)
-    return t.messages
 
 
 def ping(at: float) -> Step:
