@@ -492,6 +492,11 @@ def build_ladder(
     notes: list[str] = []
     indices = _select(analysis, call_ids, dialog, related, notes)
     messages = analysis.sip_messages
+    # Arrows in time order, as a flow graph reads.  Messages come in the
+    # order they were completed, which differs when a stream message waited
+    # for bytes that came later (or never: a body shorter than its
+    # Content-Length is completed at the end of the stream).
+    indices.sort(key=lambda i: (messages[i].origin.ts_ns, i))
     what = _describe(call_ids, dialog, related, start_ns, end_ns, filters)
     if start_ns is not None or end_ns is not None:
         lo = start_ns if start_ns is not None else -(1 << 63)

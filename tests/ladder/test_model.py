@@ -384,3 +384,16 @@ def test_parse_time_rejects(text: str) -> None:
 def test_relative_time_needs_a_start() -> None:
     with pytest.raises(ValueError, match="relative"):
         parse_time("+3")
+
+
+def test_arrows_in_time_order_not_completion_order() -> None:
+    # message.pcap: the MESSAGE's body is shorter than its Content-Length, so
+    # over TCP it is completed only when the stream ends, after its 200 OK.
+    a = analyze(SAMPLES / "message.pcap")
+    completion = [m.origin.ts_ns for m in a.sip_messages]
+    assert completion != sorted(completion)
+    ladder = build_ladder(a)
+    times = [arrow.ts_ns for arrow in ladder.arrows]
+    assert times == sorted(times)
+    assert ladder.start_ns == min(completion)
+    assert [arrow.label.split()[0] for arrow in ladder.arrows] == ["MESSAGE", "200"]
