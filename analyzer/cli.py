@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .errors import CaptureError, Diagnostic
@@ -32,6 +32,9 @@ from .render.messages import (
     table_line,
 )
 from .sip.message import SipMessage
+
+if TYPE_CHECKING:
+    from .options import Options
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -137,34 +140,7 @@ def _add_check_parsers(sub: Any) -> None:
         default="error",
         help="lowest severity that makes the exit status 1 (default: error)",
     )
-    c.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="GLOBS",
-        help="run only rules matching these ID globs (comma-separated, repeatable), "
-        "e.g. --select 'HDR-*,CSEQ-*'",
-    )
-    c.add_argument(
-        "--ignore",
-        action="append",
-        default=[],
-        metavar="GLOBS",
-        help="skip rules matching these ID globs (comma-separated, repeatable)",
-    )
-    c.add_argument(
-        "--events-rfc",
-        choices=("6665", "3265"),
-        default="6665",
-        help="SUBSCRIBE/NOTIFY rules per RFC 6665 (default) or the older RFC 3265, "
-        "which reports what RFC 6665 made stricter as warnings",
-    )
-    c.add_argument(
-        "--message-body-limit",
-        type=_non_negative_int,
-        metavar="BYTES",
-        help="MESSAGE body size above which MSG-14 reports (default 1300)",
-    )
+    _add_rule_options(c)
     c.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
@@ -204,26 +180,8 @@ def _add_report_parser(sub: Any) -> None:
         choices=("html", "json", "markdown", "md"),
         help="output format, instead of the one the extension of -o implies",
     )
-    r.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="GLOBS",
-        help="run only rules matching these ID globs (comma-separated, repeatable)",
-    )
-    r.add_argument(
-        "--ignore",
-        action="append",
-        default=[],
-        metavar="GLOBS",
-        help="skip rules matching these ID globs (comma-separated, repeatable)",
-    )
-    r.add_argument(
-        "--events-rfc",
-        choices=("6665", "3265"),
-        default="6665",
-        help="SUBSCRIBE/NOTIFY rules per RFC 6665 (default) or RFC 3265",
-    )
+    _add_rule_options(r)
+    _add_view_options(r)
     r.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
     r.set_defaults(func=_cmd_report)
 
@@ -240,10 +198,8 @@ _REPORT_EXTENSIONS = {
 
 def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .analysis import analyze
-    from .options import Options
     from .progress import ProgressLine
     from .report import build_report, render_html, render_json, render_markdown
-    from .rules import patterns_without_rules
 
     fmt = "markdown" if args.format == "md" else args.format
     if fmt is None:
@@ -257,14 +213,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 )
         else:
             fmt = "markdown"
-    select = _globs(args.select) or ("*",)
-    ignore = _globs(args.ignore)
-    unknown = patterns_without_rules(select + ignore)
-    if unknown:
-        raise UsageError(
-            f"no rule matches {', '.join(map(repr, unknown))} (see 'sip-analyzer rules')"
-        )
-    options = Options(select=select, ignore=ignore, events_rfc=args.events_rfc)
+    options = _options(args)
     with ProgressLine(err) as progress:
         analysis = analyze(args.capture, options, progress=progress)
         progress.phase("checking")
@@ -281,6 +230,87 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         _print_diagnostics(analysis.diagnostic_records, err)
     return EXIT_OK
+
+
+def _add_rule_options(p: argparse.ArgumentParser) -> None:
+    """The flags that choose and tune the validation rules (Options fields)."""
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="run only rules matching these ID globs (comma-separated, repeatable), "
+        "e.g. --select 'HDR-*,CSEQ-*'",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="skip rules matching these ID globs (comma-separated, repeatable)",
+    )
+    p.add_argument(
+        "--events-rfc",
+        choices=("6665", "3265"),
+        default="6665",
+        help="SUBSCRIBE/NOTIFY rules per RFC 6665 (default) or the older RFC 3265, "
+        "which reports what RFC 6665 made stricter as warnings",
+    )
+    p.add_argument(
+        "--message-body-limit",
+        type=_non_negative_int,
+        metavar="BYTES",
+        help="MESSAGE body size above which MSG-14 reports (default 1300)",
+    )
+
+
+def _add_view_options(p: argparse.ArgumentParser) -> None:
+    """The flags that name ladder columns (Options fields)."""
+    p.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]=NAME",
+        help="name a ladder column: HOST for every port of that address, HOST:PORT for one "
+        "endpoint ([v6]:port); endpoints with the same name share a column (repeatable)",
+    )
+    p.add_argument(
+        "--per-host", action="store_true", help="one ladder column per address, not address:port"
+    )
+
+
+def _options(args: argparse.Namespace) -> Options:
+    """The one Options object the flags of a command describe.
+
+    Raises:
+        UsageError: a rule glob that matches no rule, or an unreadable alias.
+    """
+    from .ladder import parse_aliases
+    from .options import Options
+    from .rules import patterns_without_rules
+
+    select = _globs(getattr(args, "select", ())) or ("*",)
+    ignore = _globs(getattr(args, "ignore", ()))
+    unknown = patterns_without_rules(select + ignore)
+    if unknown:
+        raise UsageError(
+            f"no rule matches {', '.join(map(repr, unknown))} (see 'sip-analyzer rules')"
+        )
+    extra: dict[str, Any] = {}
+    if getattr(args, "message_body_limit", None) is not None:
+        extra["message_body_limit"] = args.message_body_limit
+    try:
+        aliases = parse_aliases(getattr(args, "alias", ()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Options(
+        select=select,
+        ignore=ignore,
+        events_rfc=getattr(args, "events_rfc", "6665"),
+        aliases=tuple(aliases.items()),
+        per_host=getattr(args, "per_host", False),
+        **extra,
+    )
 
 
 def _non_negative_int(text: str) -> int:
@@ -463,19 +493,9 @@ def _globs(values: Sequence[str]) -> tuple[str, ...]:
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .analysis import analyze
     from .render.findings import at_or_above, findings_dict, render_junit, render_text
-    from .rules import Options, Severity, patterns_without_rules, select_rules
+    from .rules import Severity, select_rules
 
-    select = _globs(args.select) or ("*",)
-    ignore = _globs(args.ignore)
-    unknown = patterns_without_rules(select + ignore)
-    if unknown:
-        raise UsageError(
-            f"no rule matches {', '.join(map(repr, unknown))} (see 'sip-analyzer rules')"
-        )
-    extra: dict[str, Any] = {}
-    if args.message_body_limit is not None:
-        extra["message_body_limit"] = args.message_body_limit
-    options = Options(select=select, ignore=ignore, events_rfc=args.events_rfc, **extra)
+    options = _options(args)
     threshold = Severity.parse(args.fail_on)
     rules = select_rules(options)
     analysis = analyze(args.capture, options)
@@ -562,17 +582,8 @@ def _add_ladder_parser(sub: Any) -> None:
         metavar="EXPR",
         help="keep messages matching EXPR, as for 'messages --filter' (repeatable, all must match)",
     )
-    lp.add_argument(
-        "--alias",
-        action="append",
-        default=[],
-        metavar="HOST[:PORT]=NAME",
-        help="name a column: HOST for every port of that address, HOST:PORT for one endpoint "
-        "([v6]:port); endpoints with the same name share a column (repeatable)",
-    )
-    lp.add_argument(
-        "--per-host", action="store_true", help="one column per address instead of address:port"
-    )
+    _add_view_options(lp)
+    _add_rule_options(lp)
     lp.add_argument(
         "--related",
         action="store_true",
@@ -600,7 +611,6 @@ def _cmd_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .ladder import (
         MAX_LADDER_ARROWS,
         build_ladder,
-        parse_aliases,
         parse_time,
         render_html,
         render_mermaid,
@@ -623,8 +633,8 @@ def _cmd_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     max_arrows = MAX_LADDER_ARROWS if args.max_arrows is None else args.max_arrows
     if max_arrows < 1:
         raise UsageError("--max-arrows must be at least 1")
+    options = _options(args)
     try:
-        aliases = parse_aliases(args.alias)
         for expr in args.filter:
             parse_filter(expr)
     except ValueError as exc:
@@ -638,7 +648,7 @@ def _cmd_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     n = len(args.capture)
     say(f"reading {'the capture' if n == 1 else f'{n} captures'}...")
-    analysis = analyze(args.capture)
+    analysis = analyze(args.capture, options)
     first = analysis.correlation.capture_start_ns
     try:
         start = None if args.start is None else parse_time(args.start, capture_start_ns=first)
@@ -656,8 +666,8 @@ def _cmd_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             start_ns=start,
             end_ns=end,
             filters=args.filter,
-            aliases=aliases,
-            per_host=args.per_host,
+            aliases=options.alias_map,
+            per_host=options.per_host,
             related=args.related,
             findings=findings,
             max_arrows=max_arrows,
