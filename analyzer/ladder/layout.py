@@ -53,6 +53,8 @@ LABEL_BASELINE = 14.0
 ARROW_OFFSET = 24.0
 #: Title and subtitle fonts.
 TITLE_PX = 15.0
+#: The advance of a title character in em, with room for bold rendering.
+TITLE_CHAR_EM = 0.66
 SUBTITLE_PX = 11.0
 #: Half height of an arrow head; head length.
 HEAD_HALF = 4.0
@@ -226,7 +228,8 @@ def layout_ladder(ladder: Ladder, *, start: int = 0, stop: int | None = None) ->
             f"time 0 = {format_time(ladder.start_ns)} \u00b7 {n} message{'s' if n != 1 else ''}"
             f" \u00b7 {len(ladder.findings)} finding{'s' if len(ladder.findings) != 1 else ''}"
         )
-    subtitles.extend(ladder.notes)
+    # A note the title already says (the arrow limit) is not repeated under it.
+    subtitles.extend(n for n in ladder.notes if n not in ladder.title)
     if start > 0 or stop < len(arrows):
         subtitles.append(f"messages {start + 1}-{stop} of {len(arrows)}")
     title_y = MARGIN + TITLE_PX
@@ -278,8 +281,9 @@ def layout_ladder(ladder: Ladder, *, start: int = 0, stop: int | None = None) ->
     width = max(
         notes_x + notes_width + MARGIN,
         last_x + box_width / 2 + MARGIN,
-        MARGIN * 2 + text_width(title, TITLE_PX * 0.6),
-        *(MARGIN * 2 + text_width(s, SUBTITLE_PX * 0.6) for s in subtitles),
+        # Bold title glyphs are drawn a little wider than the regular advance.
+        MARGIN * 2 + LABEL_PAD + text_width(title, TITLE_PX * TITLE_CHAR_EM),
+        *(MARGIN * 2 + LABEL_PAD + text_width(s, SUBTITLE_PX * 0.6) for s in subtitles),
     )
     return Layout(
         width=math.ceil(width),

@@ -118,3 +118,20 @@ def test_long_figures_draw_row_text_as_few_artists() -> None:
     ax = fig.axes[0]
     assert len(ladder.arrows) > 300
     assert len(ax.texts) < 30 and len(ax.artists) < 10
+
+
+def test_a_long_title_is_not_cut_in_the_png() -> None:
+    import matplotlib.image
+
+    ladder = build_ladder(proxy_calls(3), max_arrows=2)  # two columns, a title longer than them
+    assert "(first 2 of" in ladder.title
+    buf = io.BytesIO()
+    save_ladder(ladder, buf, "png")
+    buf.seek(0)
+    pixels = matplotlib.image.imread(buf, format="png")
+    layout = layout_ladder(ladder)
+    scale = pixels.shape[1] / layout.width
+    band = pixels[: int(layout.title_y * scale) + 4, :, :3]
+    inked = (band < 0.5).any(axis=(0, 2)).nonzero()[0]
+    # The title's last glyph ends before the right margin: nothing was clipped.
+    assert inked.size and inked[-1] < pixels.shape[1] - 4
