@@ -234,21 +234,51 @@ class Analysis:
         if options is None and not keywords:
             return list(self.finding_records)
         opts = _Options.from_keywords(options or self.options, **keywords)
-        return run_rules(self, opts)
+        return self._by_file(run_rules(self, opts))
 
     @cached_property
     def finding_records(self) -> list[Finding]:
-        """The findings of the rules with :attr:`options`, as records."""
+        """The findings of the rules with :attr:`options`, as records.
+
+        In frame order; with several captures, file by file (frame numbers
+        restart in each file).
+        """
         from .rules import run_rules
 
-        return run_rules(self, self.options)
+        return self._by_file(run_rules(self, self.options))
+
+    def _by_file(self, findings: list[Finding]) -> list[Finding]:
+        sources = self.message_sources
+        if sources is None:
+            return findings
+        # Stable: frame order is kept within each file.
+        return sorted(findings, key=lambda f: min((sources[i] for i in f.messages), default=0))
 
     @cached_property
     def findings(self) -> pd.DataFrame:
-        """The findings of the rules with :attr:`options`, one row each."""
+        """The findings of the rules with :attr:`options`, one row each.
+
+        With several captures a first column ``capture`` names the file the
+        frame numbers of each finding belong to (see :meth:`finding_capture`).
+        """
         from .render.findings import findings_frame
 
-        return findings_frame(self.finding_records)
+        df = findings_frame(self.finding_records)
+        if self.message_sources is not None:
+            df.insert(0, "capture", [self.finding_capture(f) for f in self.finding_records])
+        return df
+
+    def finding_capture(self, finding: Finding) -> str:
+        """The capture file a finding's frame numbers belong to ("" for a single capture).
+
+        Frame numbers restart in every file of a rotated capture.  A finding
+        whose messages come from several files (a transaction that spans a
+        rotation) names them all, comma-separated, in the order of the files.
+        """
+        if self.message_sources is None:
+            return ""
+        files = sorted({self.message_sources[i] for i in finding.messages})
+        return ", ".join(self.sources[k] for k in files)
 
     # -- ladders and reports ---------------------------------------------
 

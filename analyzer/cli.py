@@ -501,13 +501,18 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     analysis = analyze(args.capture, options)
     findings = analysis.check()
     captures = analysis.sources
+    located = (
+        [analysis.finding_capture(f) for f in findings]
+        if analysis.message_sources is not None
+        else None
+    )
     if args.format == "json":
-        doc = findings_dict(findings, captures, len(rules), threshold)
+        doc = findings_dict(findings, captures, len(rules), threshold, located)
         text = json.dumps(doc, indent=2) + "\n"
     elif args.format == "junit":
-        text = render_junit(findings, rules, captures, threshold)
+        text = render_junit(findings, rules, captures, threshold, located)
     else:
-        text = render_text(findings, captures, len(rules))
+        text = render_text(findings, captures, len(rules), located)
     _emit(args, out, iter((text,)))
     if not args.quiet:
         _print_diagnostics(analysis.diagnostic_records, err)

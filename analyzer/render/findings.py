@@ -128,11 +128,28 @@ def _summary_line(findings: Sequence[Finding], captures: Sequence[str], rules_ru
     )
 
 
-def render_text(findings: Sequence[Finding], captures: Sequence[str], rules_run: int) -> str:
-    """One line per finding, ``frames  SEVERITY  RULE  RFC  sentence``, then a count line."""
+def render_text(
+    findings: Sequence[Finding],
+    captures: Sequence[str],
+    rules_run: int,
+    located: Sequence[str] | None = None,
+) -> str:
+    """One line per finding, ``frames  SEVERITY  RULE  RFC  sentence``, then a count line.
+
+    ``located``, for findings over several captures (whose frame numbers are
+    per file), names the capture of each finding: its frames are then
+    written ``FILE:FRAMES``.
+    """
+    where = located if located is not None else [""] * len(findings)
     rows = [
-        (frames_text(f.frames), f.severity.value.upper(), f.rule, f.rfc, _one_line(f.message))
-        for f in findings
+        (
+            f"{loc}:{frames_text(f.frames)}" if loc else frames_text(f.frames),
+            f.severity.value.upper(),
+            f.rule,
+            f.rfc,
+            _one_line(f.message),
+        )
+        for f, loc in zip(findings, where, strict=True)
     ]
     lines: list[str] = []
     if rows:
@@ -151,22 +168,31 @@ def findings_dict(
     captures: Sequence[str],
     rules_run: int,
     fail_on: Severity = Severity.ERROR,
+    located: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document of ``check``: ``{"findings": [...], "summary": {...}}``."""
+    """The JSON document of ``check``: ``{"findings": [...], "summary": {...}}``.
+
+    With ``located`` (several captures) each finding also has ``capture``:
+    the file its frames are numbered in.
+    """
     counts = severity_counts(findings)
+    rows: list[dict[str, Any]] = [
+        {
+            "rule": f.rule,
+            "severity": f.severity.value,
+            "rfc": f.rfc,
+            "frames": list(f.frames),
+            "messages": list(f.messages),
+            "message": f.message,
+            "summary": f.summary,
+        }
+        for f in findings
+    ]
+    if located is not None:
+        for row, loc in zip(rows, located, strict=True):
+            row["capture"] = loc
     return {
-        "findings": [
-            {
-                "rule": f.rule,
-                "severity": f.severity.value,
-                "rfc": f.rfc,
-                "frames": list(f.frames),
-                "messages": list(f.messages),
-                "message": f.message,
-                "summary": f.summary,
-            }
-            for f in findings
-        ],
+        "findings": rows,
         "summary": {
             **counts,
             "total": len(findings),
@@ -193,6 +219,7 @@ def render_junit(
     rules: Sequence[Rule],
     captures: Sequence[str],
     fail_on: Severity = Severity.ERROR,
+    located: Sequence[str] | None = None,
 ) -> str:
     """JUnit XML: a testsuite per rule family, a testcase per rule run.
 
@@ -203,6 +230,7 @@ def render_junit(
     by_rule: dict[str, list[Finding]] = {}
     for f in findings:
         by_rule.setdefault(f.rule, []).append(f)
+    loc_of = {id(f): loc for f, loc in zip(findings, located, strict=True)} if located else {}
     families: dict[str, list[Rule]] = {}
     for r in sorted(rules, key=lambda r: rule_sort_key(r.id)):
         families.setdefault(r.family, []).append(r)
@@ -234,10 +262,14 @@ def render_junit(
                         f"{failing[0].message}"
                     ),
                 )
-                failure.text = "\n".join(_xml_text(_junit_line(f)) for f in failing)
+                failure.text = "\n".join(
+                    _xml_text(_junit_line(f, loc_of.get(id(f), ""))) for f in failing
+                )
             if other:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(_xml_text(_junit_line(f)) for f in other)
+                out.text = "\n".join(
+                    _xml_text(_junit_line(f, loc_of.get(id(f), ""))) for f in other
+                )
         suite.set("tests", str(len(members)))
         suite.set("failures", str(failures))
         suite.set("errors", "0")
@@ -251,8 +283,9 @@ def render_junit(
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _junit_line(f: Finding) -> str:
-    return f"frame {frames_text(f.frames)}: {f.severity.value}: {f.message}"
+def _junit_line(f: Finding, capture: str = "") -> str:
+    where = f"{capture} " if capture else ""
+    return f"{where}frame {frames_text(f.frames)}: {f.severity.value}: {f.message}"
 
 
 def rules_list(rules: Iterable[Rule]) -> list[dict[str, Any]]:
