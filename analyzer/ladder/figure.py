@@ -317,7 +317,7 @@ def _draw(fig: Figure, ladder: Ladder, layout: Layout, glyphs: bool) -> None:
         heads.append([(tip, y), (back, y - HEAD_HALF), (back, y + HEAD_HALF)])
         head_colors.append(color)
 
-        rows.text(layout.time_x, box.label_y, f"#{a.frame}", ha="right", color=MUTED)
+        rows.text(layout.time_x, box.label_y, f"#{a.frame_text}", ha="right", color=MUTED)
         rows.text(layout.time_x, y + 4, box.time, ha="right")
         rows.text(
             box.label_x,

@@ -213,6 +213,7 @@ def _message_data(ladder: Ladder, analysis: Analysis) -> dict[str, Any]:
         out[str(a.index)] = {
             "n": n,
             "frame": a.frame,
+            "frame_text": a.frame_text,
             "time": format_time(a.ts_ns),
             "rel": relative_time(a.ts_ns, t0),
             "src": str(origin.src),
@@ -397,7 +398,7 @@ LADDER_JS = r"""
         return;
       }
       detail.appendChild(make("h3", "title", m.label));
-      detail.appendChild(make("p", "meta", "frame " + m.frame + " \u00b7 " + m.time +
+      detail.appendChild(make("p", "meta", "frame " + m.frame_text + " \u00b7 " + m.time +
         " (+" + m.rel + " s)"));
       detail.appendChild(make("p", "meta", m.src + " \u2192 " + m.dst + " (" + m.transport + ")"));
       if (m.call_id !== null) { detail.appendChild(make("p", "meta", "Call-ID " + m.call_id)); }

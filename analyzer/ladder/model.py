@@ -120,7 +120,9 @@ class Arrow:
     ``retransmission`` is set when the correlation found the message to be a
     retransmission of an earlier one in its transaction.  ``marks`` are the
     findings that name this message, the most severe first.  ``kind`` is
-    ``request`` or ``response``.
+    ``request`` or ``response``.  ``capture`` is, when the analysis read
+    several capture files (whose frame numbers each start at 1), the 1-based
+    number of the message's file in ``Analysis.sources``; 0 for one file.
     """
 
     index: int
@@ -135,6 +137,12 @@ class Arrow:
     retransmission: bool
     marks: tuple[Mark, ...]
     kind: str = "request"
+    capture: int = 0
+
+    @property
+    def frame_text(self) -> str:
+        """The frame as renderers show it: ``12``, or ``2:12`` for frame 12 of the second file."""
+        return f"{self.capture}:{self.frame}" if self.capture else str(self.frame)
 
     @property
     def worst(self) -> str | None:
@@ -524,6 +532,7 @@ def build_ladder(
     by_message = _marks_by_message(findings)
     retrans = _retransmissions(analysis, indices)
     message_dialog = analysis.correlation.message_dialog
+    files = analysis.message_sources
     arrows = []
     shown_findings: dict[int, Finding] = {}
     for i in indices:
@@ -552,12 +561,19 @@ def build_ladder(
                 retransmission=i in retrans,
                 marks=tuple(marks),
                 kind="request" if isinstance(m, SipRequest) else "response",
+                capture=0 if files is None else files[i] + 1,
             )
         )
     if columns.overflow is not None:
         notes.append(
             f"{columns.merged} endpoints beyond the first {MAX_LADDER_PARTICIPANTS - 1} "
             "columns are merged into the column 'others'"
+        )
+    if files is not None:
+        shown = sorted({a.capture for a in arrows})
+        notes.append(
+            "frames are numbered per capture file, shown FILE:FRAME with "
+            + ", ".join(f"{k} = {os.path.basename(analysis.sources[k - 1])}" for k in shown)
         )
     # Findings in the order the rules engine gave them (first frame, rule ID).
     kept = [f for f in findings if id(f) in shown_findings]

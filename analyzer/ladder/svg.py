@@ -96,7 +96,7 @@ def arrow_tooltip(ladder: Ladder, arrow: Arrow, time: str) -> str:
     parts = ladder.participants
     src, dst = parts[arrow.src], parts[arrow.dst]
     lines = [
-        f"{arrow.label} (frame {arrow.frame}, {time} s)",
+        f"{arrow.label} (frame {arrow.frame_text}, {time} s)",
         f"{src.label} \u2192 {dst.label} ({arrow.transport})",
     ]
     if arrow.call_id is not None:
@@ -174,7 +174,7 @@ def _arrow_group(ladder: Ladder, layout: Layout, k: int, id_prefix: str) -> list
         f'<rect class="hit" x="0" y="{_n(box.y_top)}" width="{_n(layout.width)}" '
         f'height="{_n(layout.row_height)}" fill="transparent"/>',
         f'<text class="frame" x="{_n(layout.time_x)}" y="{_n(box.label_y)}" text-anchor="end" '
-        f'fill="{MUTED}">#{a.frame}</text>',
+        f'fill="{MUTED}">#{a.frame_text}</text>',
         f'<text class="time" x="{_n(layout.time_x)}" y="{_n(box.arrow_y + 4)}" '
         f'text-anchor="end">{box.time}</text>',
     ]

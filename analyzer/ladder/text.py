@@ -109,7 +109,7 @@ def render_text(ladder: Ladder) -> str:
     for a in ladder.arrows:
         label_line = lifelines()
         arrow_line = lifelines()
-        _put(label_line, 0, f"{'':>{_TIME_WIDTH}}  {a.frame:>{_FRAME_WIDTH}}")
+        _put(label_line, 0, f"{'':>{_TIME_WIDTH}}  {a.frame_text:>{_FRAME_WIDTH}}")
         _put(arrow_line, 0, f"{relative_time(a.ts_ns, t0):>{_TIME_WIDTH}}")
         x1, x2 = cols[a.src], cols[a.dst]
         if a.src == a.dst:

@@ -397,3 +397,21 @@ def test_arrows_in_time_order_not_completion_order() -> None:
     assert times == sorted(times)
     assert ladder.start_ns == min(completion)
     assert [arrow.label.split()[0] for arrow in ladder.arrows] == ["MESSAGE", "200"]
+
+
+def test_frames_of_several_captures_name_their_file() -> None:
+    from analyzer.ladder import render_text
+
+    files = [SAMPLES / "welcome-notice.pcap", SAMPLES / "message.pcap"]
+    a = analyze(files)
+    ladder = build_ladder(a)
+    assert {arrow.capture for arrow in ladder.arrows} == {1, 2}
+    for arrow in ladder.arrows:
+        assert a.sources[arrow.capture - 1] == str(files[arrow.capture - 1])
+        assert arrow.frame_text == f"{arrow.capture}:{arrow.frame}"
+    assert any("1 = welcome-notice.pcap, 2 = message.pcap" in n for n in ladder.notes)
+    text = render_text(ladder)
+    assert " 2:5 " in text and " 1:1 " in text
+    single = build_ladder(analyze(files[1]))
+    assert {arrow.capture for arrow in single.arrows} == {0}
+    assert [arrow.frame_text for arrow in single.arrows] == ["4", "5"]
