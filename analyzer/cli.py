@@ -720,8 +720,12 @@ def _frame_lines(df: Any, fmt: str) -> Iterator[str]:
 
 
 def _emit(args: argparse.Namespace, out: TextIO, lines: Iterator[str]) -> None:
+    # Captured bytes that are not UTF-8 reach the text as lone surrogates;
+    # they are written as \udcXX escapes, never as an encoding error.
     if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as f:
+        with open(
+            args.output, "w", encoding="utf-8", errors="backslashreplace", newline=""
+        ) as f:
             _write_lines(f, lines)
     else:
         _write_lines(out, lines)
@@ -760,4 +764,9 @@ def main(
 
 def run() -> None:
     """Console-script entry point."""
+    for stream in (sys.stdout, sys.stderr):
+        # Undecodable captured bytes (lone surrogates) as escapes, not a crash.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     sys.exit(main())
