@@ -723,9 +723,7 @@ def _emit(args: argparse.Namespace, out: TextIO, lines: Iterator[str]) -> None:
     # Captured bytes that are not UTF-8 reach the text as lone surrogates;
     # they are written as \udcXX escapes, never as an encoding error.
     if args.output:
-        with open(
-            args.output, "w", encoding="utf-8", errors="backslashreplace", newline=""
-        ) as f:
+        with open(args.output, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
             _write_lines(f, lines)
     else:
         _write_lines(out, lines)
