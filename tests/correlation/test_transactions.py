@@ -74,6 +74,10 @@ def test_ack_for_non_2xx_joins_the_invite_transaction() -> None:
     assert inv.final_status == 486
     assert inv.ack == 2 and inv.ack_retransmissions == (3,)
     assert corr.message_transaction == (0, 0, 0, 0)
+    from analyzer.render.tables import transactions_frame
+
+    row = transactions_frame(corr, t.messages).loc[0]
+    assert row["ack"] == 2 and row["ack_retransmissions"] == [3]
 
 
 def test_cancel_is_a_transaction_linked_to_the_invite() -> None:
