@@ -20,7 +20,7 @@ from ..correlation import MAGIC_COOKIE, Transaction
 from ..errors import SipParseError
 from ..sip.abnf import QUOTED_STRING_RE
 from ..sip.headers import COMPACT_FORMS, split_values
-from ..sip.message import SipMessage, SipRequest, SipResponse
+from ..sip.message import IANA_METHODS, SipMessage, SipRequest, SipResponse
 from ..sip.values import Via, parse_params
 from . import rule
 from .base import Context, Issue, Scope, Severity, answers_along_path, quote, request_index
@@ -835,24 +835,6 @@ def underscore_in_hostname(ctx: Context, i: int, msg: SipMessage) -> Iterator[Is
         )
 
 
-# The IANA "Methods and Response Codes" registry (RFC 3261, 3262, 3265/6665,
-# 3311, 3428, 3515, 3903, 6086).
-IANA_METHODS = (
-    "INVITE",
-    "ACK",
-    "BYE",
-    "CANCEL",
-    "OPTIONS",
-    "REGISTER",
-    "PRACK",
-    "SUBSCRIBE",
-    "NOTIFY",
-    "PUBLISH",
-    "INFO",
-    "REFER",
-    "MESSAGE",
-    "UPDATE",
-)
 _IANA_METHOD_SET = frozenset(IANA_METHODS)
 
 
