@@ -28,7 +28,6 @@ quote, not either absolute time.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import sys
@@ -38,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from common import REPO, generate
+from common import capture_arguments, chosen_capture
 
 from analyzer.analysis import analyze
 from analyzer.correlation import Correlation, correlate
@@ -104,19 +103,9 @@ NAMES = ("extraction", "correlation", "analysis", "rules")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dialogs", type=int, default=36000)
-    ap.add_argument("--workdir", type=Path, default=REPO / "bench-out")
-    ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
-    ap.add_argument("--repeat", type=int, default=2, help="runs of each measurement (best kept)")
+    ap = capture_arguments(__doc__.split("\n\n")[0], 36000)
     args = ap.parse_args()
-    if args.capture:
-        pcap = args.capture
-    else:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        pcap = generate(args.workdir, args.dialogs)
-    size = pcap.stat().st_size
-    print(f"capture: {pcap} ({size / 1e6:.1f} MB)")
+    pcap = chosen_capture(args)
 
     best = [float("inf")] * len(NAMES)
     analysis_ratios: list[float] = []

@@ -22,14 +22,13 @@ is printed too.  The target: the whole report of a 10,000-message capture
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from common import REPO, generate
+from common import capture_arguments, chosen_capture
 
 from analyzer.analysis import analyze
 from analyzer.report import build_report, render_html, render_json, render_markdown
@@ -63,18 +62,9 @@ def one_round(pcap: Path) -> tuple[list[float], str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dialogs", type=int, default=1800)
-    ap.add_argument("--workdir", type=Path, default=REPO / "bench-out")
-    ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
-    ap.add_argument("--repeat", type=int, default=2, help="runs of each measurement (best kept)")
+    ap = capture_arguments(__doc__.split("\n\n")[0], 1800)
     args = ap.parse_args()
-    if args.capture:
-        pcap = args.capture
-    else:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        pcap = generate(args.workdir, args.dialogs)
-    print(f"capture: {pcap} ({pcap.stat().st_size / 1e6:.1f} MB)")
+    pcap = chosen_capture(args)
 
     best = [float("inf")] * len(NAMES)
     for k in range(args.repeat):

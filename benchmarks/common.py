@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -27,4 +28,25 @@ def generate(workdir: Path, dialogs: int, truth_csv: bool = False) -> Path:
     if truth_csv:
         command += ["--messages-csv", str(truth)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return pcap
+
+
+def capture_arguments(description: str, dialogs: int) -> argparse.ArgumentParser:
+    """A parser with ``--dialogs``, ``--workdir``, ``--capture`` and ``--repeat``."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--dialogs", type=int, default=dialogs)
+    ap.add_argument("--workdir", type=Path, default=REPO / "bench-out")
+    ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each measurement (best kept)")
+    return ap
+
+
+def chosen_capture(args: argparse.Namespace) -> Path:
+    """``--capture``, or the capture of ``--dialogs`` generated in ``--workdir``; printed."""
+    if args.capture:
+        pcap: Path = args.capture
+    else:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        pcap = generate(args.workdir, args.dialogs)
+    print(f"capture: {pcap} ({pcap.stat().st_size / 1e6:.1f} MB)")
     return pcap
