@@ -26,7 +26,17 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ..render.findings import frames_text
-from .markdown import clock, counts_text, duration, findings_text, frames, party, plural
+from .markdown import (
+    clock,
+    counts_text,
+    duration,
+    findings_text,
+    frames,
+    messages_text,
+    party,
+    plural,
+    records_text,
+)
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -402,30 +412,11 @@ def _summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Last message", _e(_human_time(s["last_time"])) or "none"),
         ("Duration", _e(duration(s["duration_s"])) or "0 s"),
         ("Packets read", "unknown" if s["packets"] is None else str(s["packets"])),
-        (
-            "SIP messages",
-            f"{s['sip_messages']} ({plural(s['requests'], 'request')}, "
-            f"{plural(s['responses'], 'response')})"
-            + (f"; {s['unparsed']} could not be parsed" if s["unparsed"] else "")
-            + (
-                f"; {s['truncated_messages']} cut by the snapshot length"
-                if s["truncated_messages"]
-                else ""
-            ),
-        ),
+        ("SIP messages", _e(messages_text(s))),
         ("Requests by method", _chips(s["methods"])),
         ("Responses by status", _chips(s["status_codes"], status=True)),
         ("Transports", _chips(s["transports"])),
-        (
-            "Records",
-            _e(
-                f"{plural(rec['transactions'], 'transaction')}, "
-                f"{plural(rec['dialogs'], 'dialog')}, {plural(rec['calls'], 'call')}, "
-                f"{plural(rec['subscriptions'], 'subscription')}, "
-                f"{plural(rec['registrations'], 'registration')}, "
-                f"{plural(rec['exchanges'], 'exchange')} outside dialogs"
-            ),
-        ),
+        ("Records", _e(records_text(rec))),
     ]
     if s["call_outcomes"]:
         rows.append(("Call outcomes", _chips(s["call_outcomes"])))

@@ -122,6 +122,32 @@ def findings_text(counts: Mapping[str, int]) -> str:
     )
 
 
+def messages_text(summary: Mapping[str, Any]) -> str:
+    """The summary's SIP message counts in words (numbers only: safe in any format)."""
+    s = summary
+    return (
+        f"{s['sip_messages']} ({plural(s['requests'], 'request')}, "
+        f"{plural(s['responses'], 'response')})"
+        + (f"; {s['unparsed']} could not be parsed" if s["unparsed"] else "")
+        + (
+            f"; {s['truncated_messages']} cut by the snapshot length"
+            if s["truncated_messages"]
+            else ""
+        )
+    )
+
+
+def records_text(records: Mapping[str, int]) -> str:
+    """The counts of correlated records in words (numbers only: safe in any format)."""
+    rec = records
+    return (
+        f"{plural(rec['transactions'], 'transaction')}, {plural(rec['dialogs'], 'dialog')}, "
+        f"{plural(rec['calls'], 'call')}, {plural(rec['subscriptions'], 'subscription')}, "
+        f"{plural(rec['registrations'], 'registration')}, "
+        f"{plural(rec['exchanges'], 'exchange')} outside dialogs"
+    )
+
+
 def summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, value) pairs of the summary table; values are Markdown-escaped text."""
     s = report["summary"]
@@ -142,27 +168,11 @@ def summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Last message", md(s["last_time"]) or "none"),
         ("Duration", duration(s["duration_s"]) or "0 s"),
         ("Packets read", packets),
-        (
-            "SIP messages",
-            f"{s['sip_messages']} ({plural(s['requests'], 'request')}, "
-            f"{plural(s['responses'], 'response')})"
-            + (f"; {s['unparsed']} could not be parsed" if s["unparsed"] else "")
-            + (
-                f"; {s['truncated_messages']} cut by the snapshot length"
-                if s["truncated_messages"]
-                else ""
-            ),
-        ),
+        ("SIP messages", messages_text(s)),
         ("Requests by method", md(counts_text(s["methods"]))),
         ("Responses by status", md(counts_text(s["status_codes"], " \u00d7"))),
         ("Transports", md(counts_text(s["transports"]))),
-        (
-            "Records",
-            f"{plural(rec['transactions'], 'transaction')}, {plural(rec['dialogs'], 'dialog')}, "
-            f"{plural(rec['calls'], 'call')}, {plural(rec['subscriptions'], 'subscription')}, "
-            f"{plural(rec['registrations'], 'registration')}, "
-            f"{plural(rec['exchanges'], 'exchange')} outside dialogs",
-        ),
+        ("Records", records_text(rec)),
     ]
     if s["call_outcomes"]:
         rows.append(("Call outcomes", md(counts_text(s["call_outcomes"]))))
