@@ -23,9 +23,9 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..correlation import Correlation, Transaction
 from ..errors import Diagnostic, SipParseError
@@ -52,6 +52,7 @@ __all__ = [
     "Severity",
     "quote",
     "request_index",
+    "sent_before_final",
     "rule_sort_key",
     "same_uri",
     "uri_key",
@@ -251,6 +252,28 @@ def quote(value: str | bytes | None) -> str:
     if len(value) > MAX_QUOTED:
         return f"{value[:MAX_QUOTED]!r}..."
     return repr(value)
+
+
+#: A request record (SipRequest, or SipMessage where the caller has no narrower type).
+R = TypeVar("R", bound=SipMessage)
+
+
+def sent_before_final(
+    pairs: Iterable[tuple[Transaction, R]],
+) -> Iterator[tuple[Transaction, R, Transaction, R]]:
+    """Consecutive requests, in time order, where the later one left too early.
+
+    ``pairs`` are (transaction, request) of one sender and target.  Yields
+    (previous, its request, next, its request) wherever the next request was
+    sent before the final response to the previous one, that final response
+    being in the capture (a lost one proves nothing) and the next request not
+    the previous one seen at another hop (linked transactions).
+    """
+    ordered = sorted(pairs, key=lambda p: (p[1].origin.ts_ns, p[0].id))
+    for (prev, prev_req), (cur, cur_req) in zip(ordered, ordered[1:], strict=False):
+        done = prev.final_ts_ns
+        if done is not None and cur.id not in prev.linked and cur_req.origin.ts_ns < done:
+            yield prev, prev_req, cur, cur_req
 
 
 def answers_along_path(resp: SipMessage, req: SipMessage) -> bool:

@@ -17,7 +17,17 @@ from ..errors import SipParseError
 from ..sip.message import SipMessage, SipRequest, SipResponse
 from ..sip.values import parse_name_addr
 from . import rule
-from .base import T1_NS, TIMER_64_T1_NS, Context, Issue, Scope, Severity, quote, request_index
+from .base import (
+    T1_NS,
+    TIMER_64_T1_NS,
+    Context,
+    Issue,
+    Scope,
+    Severity,
+    quote,
+    request_index,
+    sent_before_final,
+)
 
 _MESSAGE = ("MESSAGE",)
 
@@ -405,21 +415,14 @@ def overlapping_messages(ctx: Context) -> Iterator[Issue]:
             key = (req.origin.src, _from_uri(req), req.uri)
             groups.setdefault(key, []).append((t, req))
     for pairs in groups.values():
-        if len(pairs) < 2:
-            continue
-        pairs.sort(key=lambda p: p[1].origin.ts_ns)
-        for (prev, prev_req), (cur, cur_req) in zip(pairs, pairs[1:], strict=False):
-            final_ts = prev.final_ts_ns
-            if final_ts is None or cur.id in prev.linked:
-                continue
-            if cur_req.origin.ts_ns < final_ts:
-                assert prev.final is not None
-                yield Issue(
-                    f"MESSAGE to {quote(cur_req.uri)} (CSeq {cur_req.cseq_num}) sent before "
-                    f"the final response to the previous one (CSeq {prev_req.cseq_num}, "
-                    f"answered at frame {ctx.frame(prev.final)})",
-                    (request_index(cur), request_index(prev), prev.final),
-                )
+        for prev, prev_req, cur, cur_req in sent_before_final(pairs):
+            assert prev.final is not None
+            yield Issue(
+                f"MESSAGE to {quote(cur_req.uri)} (CSeq {cur_req.cseq_num}) sent before "
+                f"the final response to the previous one (CSeq {prev_req.cseq_num}, "
+                f"answered at frame {ctx.frame(prev.final)})",
+                (request_index(cur), request_index(prev), prev.final),
+            )
 
 
 # RFC 3428 §7 asks for the final response "immediately"; the catalogue takes

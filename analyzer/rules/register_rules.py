@@ -24,7 +24,17 @@ from ..net.flow import Endpoint
 from ..sip.message import SipMessage, SipRequest, SipResponse
 from ..sip.values import parse_name_addr
 from . import rule
-from .base import Context, Issue, Scope, Severity, addr_uri, quote, request_index, uri_key
+from .base import (
+    Context,
+    Issue,
+    Scope,
+    Severity,
+    addr_uri,
+    quote,
+    request_index,
+    sent_before_final,
+    uri_key,
+)
 
 _REGISTER = ("REGISTER",)
 
@@ -363,12 +373,8 @@ def overlapping_registers(ctx: Context) -> Iterator[Issue]:
 
 
 def _overlaps(ctx: Context, pairs: Sequence[tuple[Transaction, SipMessage]]) -> Iterator[Issue]:
-    ordered = sorted(pairs, key=lambda p: (p[1].origin.ts_ns, p[0].id))
-    for (prev, prev_req), (cur, cur_req) in zip(ordered, ordered[1:], strict=False):
-        done = prev.final_ts_ns
-        if done is None or cur.id in prev.linked or cur.cseq == prev.cseq:
-            continue
-        if cur_req.origin.ts_ns < done:
+    for prev, prev_req, cur, _ in sent_before_final(pairs):
+        if cur.cseq != prev.cseq:
             assert prev.final is not None
             yield Issue(
                 f"REGISTER (CSeq {cur.cseq}) sent before the final response to the REGISTER "
