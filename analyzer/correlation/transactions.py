@@ -209,6 +209,15 @@ class Transaction:
         return tuple(sorted(i for r in self.responses for i in r.retransmissions))
 
     @property
+    def retransmissions(self) -> tuple[int, ...]:
+        """Message indices of every retransmission: of the request, the ACK and the responses."""
+        return (
+            self.request_retransmissions
+            + self.ack_retransmissions
+            + tuple(i for r in self.responses for i in r.retransmissions)
+        )
+
+    @property
     def start_ts_ns(self) -> int:
         """Time of the transaction's first message (the request, or its first response)."""
         if self.request == self.id and self.request_ts_ns is not None:

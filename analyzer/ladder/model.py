@@ -455,10 +455,7 @@ def _retransmissions(analysis: Analysis, indices: Iterable[int]) -> set[int]:
         t = corr.transaction(tid)
         if t is None:
             continue
-        out.update(t.request_retransmissions)
-        out.update(t.ack_retransmissions)
-        for r in t.responses:
-            out.update(r.retransmissions)
+        out.update(t.retransmissions)
     return out
 
 

@@ -431,10 +431,7 @@ class Context:
         if found is None:
             out: set[int] = set()
             for t in self.correlation.transactions:
-                out.update(t.request_retransmissions)
-                out.update(t.ack_retransmissions)
-                for r in t.responses:
-                    out.update(r.retransmissions)
+                out.update(t.retransmissions)
             found = self._retransmissions = frozenset(out)
         return found
 

@@ -73,6 +73,7 @@ def test_ack_for_non_2xx_joins_the_invite_transaction() -> None:
     (inv,) = corr.transactions
     assert inv.final_status == 486
     assert inv.ack == 2 and inv.ack_retransmissions == (3,)
+    assert inv.retransmissions == (3,)
     assert corr.message_transaction == (0, 0, 0, 0)
     from analyzer.render.tables import transactions_frame
 
@@ -110,6 +111,7 @@ def test_udp_retransmissions_of_request_and_response() -> None:
     (ok,) = txn.responses
     assert ok.message == 3 and ok.retransmissions == (4, 5)
     assert txn.response_retransmissions == (4, 5)
+    assert txn.retransmissions == (1, 2, 4, 5)
     assert txn.final_ts_ns == 2_000_000_000 and txn.response_time_ns == 2_000_000_000
 
 
