@@ -60,13 +60,10 @@ def summary_html(analysis: Analysis) -> str:
     """The HTML an Analysis shows in a notebook: what was read, counts, worst findings."""
     from html import escape
 
-    from .rules.base import Severity
+    from .render.findings import severity_text
 
     c = analysis.correlation
     findings = analysis.finding_records
-    by_severity = {s: 0 for s in sorted(Severity, reverse=True)}
-    for f in findings:
-        by_severity[f.severity] += 1
     counts = [
         ("SIP messages", len(analysis.sip_messages)),
         ("transactions", len(c.transactions)),
@@ -76,10 +73,7 @@ def summary_html(analysis: Analysis) -> str:
         ("registrations", len(c.registrations)),
         ("diagnostics", len(analysis.diagnostic_records)),
     ]
-    sev = ", ".join(
-        f"{n} {s.value}{'s' if n != 1 and s.value != 'info' else ''}"
-        for s, n in by_severity.items()
-    )
+    sev = severity_text(findings)
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in counts)
     rows += f"<tr><th>findings</th><td>{len(findings)} ({escape(sev)})</td></tr>"
     worst = sorted(findings, key=lambda f: (-f.severity.rank, f.first_frame))[:SUMMARY_FINDINGS]

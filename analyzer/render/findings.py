@@ -119,13 +119,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _summary_line(findings: Sequence[Finding], captures: Sequence[str], rules_run: int) -> str:
+def severity_text(findings: Iterable[Finding]) -> str:
+    """The findings counted by severity in words: ``2 errors, 1 warning, 0 info``."""
     c = severity_counts(findings)
+    return f"{_plural(c['error'], 'error')}, {_plural(c['warning'], 'warning')}, {c['info']} info"
+
+
+def _summary_line(findings: Sequence[Finding], captures: Sequence[str], rules_run: int) -> str:
     where = ", ".join(captures)
-    return (
-        f"{_plural(c['error'], 'error')}, {_plural(c['warning'], 'warning')}, "
-        f"{c['info']} info ({rules_run} rules; {where})"
-    )
+    return f"{severity_text(findings)} ({rules_run} rules; {where})"
 
 
 def render_text(
