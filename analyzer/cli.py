@@ -82,7 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
-    m.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    _add_quiet(m)
     m.add_argument(
         "-j",
         "--jobs",
@@ -98,19 +98,12 @@ def _build_parser() -> argparse.ArgumentParser:
         t = sub.add_parser(
             name, help=help_text, description=f"{help_text.capitalize()} in CAPTURE."
         )
-        t.add_argument(
-            "capture",
-            metavar="CAPTURE",
-            nargs="+",
-            help="one capture, or several rotated captures merged in time order",
-        )
+        _add_captures(t)
         t.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
         t.add_argument(
             "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
         )
-        t.add_argument(
-            "-q", "--quiet", action="store_true", help="do not list diagnostics on stderr"
-        )
+        _add_quiet(t)
         t.set_defaults(func=_cmd_table, table=name)
     _add_check_parsers(sub)
     _add_report_parser(sub)
@@ -127,12 +120,7 @@ def _add_check_parsers(sub: Any) -> None:
         "Exit status: 0 when no finding is at or above --fail-on, 1 when one is, "
         "2 for unusable input or bad usage.",
     )
-    c.add_argument(
-        "capture",
-        metavar="CAPTURE",
-        nargs="+",
-        help="one capture, or several rotated captures merged in time order",
-    )
+    _add_captures(c)
     c.add_argument("--format", choices=("text", "json", "junit"), default="text")
     c.add_argument(
         "--fail-on",
@@ -144,7 +132,7 @@ def _add_check_parsers(sub: Any) -> None:
     c.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
-    c.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    _add_quiet(c)
     c.set_defaults(func=_cmd_check)
 
     r = sub.add_parser(
@@ -168,12 +156,7 @@ def _add_report_parser(sub: Any) -> None:
         "ladders and plots), JSON or Markdown (for tickets). The format follows the extension "
         "of -o (.html, .json, .md); without -o, Markdown goes to standard output.",
     )
-    r.add_argument(
-        "capture",
-        metavar="CAPTURE",
-        nargs="+",
-        help="one capture, or several rotated captures merged in time order",
-    )
+    _add_captures(r)
     r.add_argument("-o", "--output", metavar="FILE", help="write to FILE (.html, .json or .md)")
     r.add_argument(
         "--format",
@@ -182,7 +165,7 @@ def _add_report_parser(sub: Any) -> None:
     )
     _add_rule_options(r)
     _add_view_options(r)
-    r.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    _add_quiet(r)
     r.set_defaults(func=_cmd_report)
 
 
@@ -230,6 +213,20 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         _print_diagnostics(analysis.diagnostic_records, err)
     return EXIT_OK
+
+
+def _add_captures(p: argparse.ArgumentParser) -> None:
+    """The CAPTURE arguments of the commands that analyze: one file or rotated parts."""
+    p.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        nargs="+",
+        help="one capture, or several rotated captures merged in time order",
+    )
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
 
 
 def _add_rule_options(p: argparse.ArgumentParser) -> None:
@@ -553,12 +550,7 @@ def _add_ladder_parser(sub: Any) -> None:
         "and findings marked. The format follows the extension of -o (.svg, .png, .pdf, .html, "
         ".mmd for Mermaid, .txt); without -o, text goes to standard output.",
     )
-    lp.add_argument(
-        "capture",
-        metavar="CAPTURE",
-        nargs="+",
-        help="one capture, or several rotated captures merged in time order",
-    )
+    _add_captures(lp)
     lp.add_argument(
         "--call-id",
         dest="call_ids",
@@ -607,7 +599,7 @@ def _add_ladder_parser(sub: Any) -> None:
         choices=("txt", "text", "mmd", "mermaid", "svg", "png", "pdf", "html"),
         help="output format, instead of the one the extension of -o implies",
     )
-    lp.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+    _add_quiet(lp)
     lp.set_defaults(func=_cmd_ladder)
 
 
