@@ -37,6 +37,7 @@ from .base import (
     Severity,
     rule_sort_key,
 )
+from .triggers import ALL_TRIGGERS, Trigger, message_triggers
 
 __all__ = [
     "NOT_IMPLEMENTED",
@@ -50,6 +51,7 @@ __all__ = [
     "RuleConfig",
     "Scope",
     "Severity",
+    "Trigger",
     "patterns_without_rules",
     "rule",
     "run_rules",
@@ -98,13 +100,15 @@ def rule(
     responses: bool = True,
     defects: Iterable[str] | None = None,
     rfc3265_severity: Severity | None = None,
+    triggers: Trigger | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated check as rule ``rule_id``.
 
     The check's docstring is required: its first line (without the final
     period) is the rule's summary, the rest its explanation.  ``methods``,
-    ``requests``, ``responses`` and ``defects`` narrow what a MESSAGE-scope
-    check is called for (see :class:`~analyzer.rules.base.Rule`).
+    ``requests``, ``responses``, ``defects`` and ``triggers`` narrow what a
+    MESSAGE-scope check is called for (see :class:`~analyzer.rules.base.Rule`
+    and :mod:`analyzer.rules.triggers`).
 
     Raises (at import time):
         ValueError: the ID does not follow the catalogue's pattern, is
@@ -116,7 +120,12 @@ def rule(
         raise ValueError(f"rule ID {rule_id!r} is registered twice")
     if not rfc.strip():
         raise ValueError(f"rule {rule_id} has no RFC reference")
-    filtered = methods is not None or defects is not None or not (requests and responses)
+    filtered = (
+        methods is not None
+        or defects is not None
+        or triggers is not None
+        or not (requests and responses)
+    )
     if scope is not Scope.MESSAGE and filtered:
         raise ValueError(f"rule {rule_id}: message filters apply only to Scope.MESSAGE")
 
@@ -138,6 +147,7 @@ def rule(
             responses,
             None if defects is None else frozenset(defects),
             rfc3265_severity,
+            None if triggers is None else int(triggers),
         )
         return check
 
@@ -247,14 +257,17 @@ def _run_message_rules(
 ) -> None:
     """Call each MESSAGE-scope rule for the messages it applies to.
 
-    The rules for a (request?, method) pair are worked out once and cached:
-    a capture has few distinct pairs and many messages.  Rules that react
-    to parser defects are called only for messages that have them.
-    Retransmissions are skipped (catalogue G-3: a copy repeats what its
-    original showed).
+    A message's kind (request or response), method (a response's CSeq
+    method) and :mod:`triggers <analyzer.rules.triggers>` pick the rules
+    to call; the list for each combination is worked out once and cached,
+    as a capture has few distinct combinations and many messages.  Rules
+    that react to parser defects are called only for messages with one of
+    their defect codes.  Retransmissions are skipped (catalogue G-3: a copy
+    repeats what its original showed).
     """
     skip = ctx.retransmissions
-    dispatch: dict[tuple[bool, str | None], tuple[list[Rule], list[Rule]]] = {}
+    features = message_triggers if _use_triggers else _every_trigger
+    dispatch: dict[tuple[bool, str | None, int], tuple[list[Rule], list[Rule]]] = {}
     for i, msg in enumerate(ctx.messages):
         if i in skip:
             continue
@@ -264,10 +277,10 @@ def _run_message_rules(
         else:
             is_request = False
             method = msg.cseq_method
-        key = (is_request, method)
+        key = (is_request, method, features(msg))
         applicable = dispatch.get(key)
         if applicable is None:
-            chosen = [r for r in rules if _applies(r, is_request, method)]
+            chosen = [r for r in rules if _applies(r, is_request, method, key[2])]
             applicable = dispatch[key] = (
                 [r for r in chosen if r.defects is None],
                 [r for r in chosen if r.defects is not None],
@@ -275,13 +288,26 @@ def _run_message_rules(
         for r in applicable[0]:
             for issue in r.check(ctx, i, msg):
                 add(r, issue)
-        if msg.defects and applicable[1]:
+        if applicable[1]:
             codes = {d.code for d in msg.defects}
             for r in applicable[1]:
                 assert r.defects is not None
                 if not r.defects.isdisjoint(codes):
                     for issue in r.check(ctx, i, msg):
                         add(r, issue)
+
+
+# False only in tests/rules/test_triggers.py, which compares the findings
+# with and without triggers.
+_use_triggers = True
+
+
+def _every_trigger(msg: object) -> int:
+    return _ALL
+
+
+_ALL = int(ALL_TRIGGERS)
+_DEFECTS = int(Trigger.DEFECTS)
 
 
 # Characters a sentence must not carry into a report line: controls, and
@@ -301,10 +327,14 @@ def _printable(text: str) -> str:
     return _UNPRINTABLE_RE.sub(_escape, text)
 
 
-def _applies(r: Rule, is_request: bool, method: str | None) -> bool:
+def _applies(r: Rule, is_request: bool, method: str | None, found: int) -> bool:
     if not (r.requests if is_request else r.responses):
         return False
-    return r.methods is None or method in r.methods
+    if r.methods is not None and method not in r.methods:
+        return False
+    if r.defects is not None and not found & _DEFECTS:
+        return False
+    return r.triggers is None or bool(r.triggers & found)
 
 
 # The rule modules, imported for their registrations.  Explicit on purpose:

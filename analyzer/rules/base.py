@@ -148,7 +148,9 @@ class Rule:
     ``responses`` say which kinds of message it looks at.
     ``defects`` limits it further to messages carrying one of these
     parser defect codes (most messages have none, so such rules cost
-    nothing on clean traffic).  ``rfc3265_severity`` is the severity used
+    nothing on clean traffic).  ``triggers`` limits it to messages with
+    at least one of these :class:`~analyzer.rules.triggers.Trigger`
+    features (None: every message).  ``rfc3265_severity`` is the severity used
     when checking against RFC 3265 instead of RFC 6665 (for requirements
     RFC 6665 made stricter).
     """
@@ -165,6 +167,7 @@ class Rule:
     responses: bool = True
     defects: frozenset[str] | None = None
     rfc3265_severity: Severity | None = None
+    triggers: int | None = None
 
     @property
     def family(self) -> str:

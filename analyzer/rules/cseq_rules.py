@@ -21,10 +21,7 @@ from ..sip.message import SipMessage, SipRequest
 from ..sip.values import parse_name_addr
 from . import rule
 from .base import Context, Issue, Scope, Severity, answers_along_path, quote, request_index
-
-# RFC 3261 §8.1.1.5: "The sequence number value MUST be expressible as a
-# 32-bit unsigned integer and MUST be less than 2**31."
-CSEQ_LIMIT = 2**31
+from .triggers import CSEQ_LIMIT, Trigger
 
 # RFC 3261 §17.1.1.1: T1 = 500 ms; Timer H / Timer B = 64*T1.  A UAS
 # retransmits a 2xx to INVITE until the ACK arrives, for at most 64*T1
@@ -93,6 +90,7 @@ def response_cseq_differs(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     rfc="RFC 3261 §8.1.1.5",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.ODD_CSEQ,
 )
 def cseq_method_differs(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """CSeq method differs from the request method.
@@ -112,7 +110,13 @@ def cseq_method_differs(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue
     )
 
 
-@rule("CSEQ-3", severity=Severity.ERROR, rfc="RFC 3261 §8.1.1.5", scope=Scope.MESSAGE)
+@rule(
+    "CSEQ-3",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §8.1.1.5",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.ODD_CSEQ | Trigger.DEFECTS,
+)
 def cseq_out_of_range(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """CSeq is not a number below 2**31 followed by a method.
 

@@ -19,11 +19,12 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from ..correlation import MAGIC_COOKIE, Transaction
 from ..errors import SipParseError
 from ..sip.abnf import QUOTED_STRING_RE
-from ..sip.headers import COMPACT_FORMS, split_values
+from ..sip.headers import COMPACT_FORMS, KNOWN_HEADER_KEYS, KNOWN_HEADERS, split_values
 from ..sip.message import IANA_METHODS, SipMessage, SipRequest, SipResponse
 from ..sip.values import Via, parse_params
 from . import rule
 from .base import Context, Issue, Scope, Severity, answers_along_path, quote, request_index
+from .triggers import UDP_REQUEST_LIMIT, Trigger
 
 # -- shared helpers -----------------------------------------------------------
 
@@ -109,7 +110,14 @@ def _headers_named(names: Sequence[str]) -> str:
     return f"{names[0]} header" if len(names) == 1 else f"{', '.join(names)} headers"
 
 
-@rule("HDR-1", severity=Severity.ERROR, rfc="RFC 3261 §8.1.1", scope=Scope.MESSAGE, responses=False)
+@rule(
+    "HDR-1",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §8.1.1",
+    scope=Scope.MESSAGE,
+    responses=False,
+    triggers=Trigger.EAGER_GAP,
+)
 def request_mandatory_headers(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Request lacks a mandatory header (To, From, CSeq, Call-ID or Via).
 
@@ -124,7 +132,14 @@ def request_mandatory_headers(ctx: Context, i: int, msg: SipMessage) -> Iterator
         yield Issue(f"{_kind(msg)} request has no {_headers_named(missing)}", (i,))
 
 
-@rule("HDR-2", severity=Severity.ERROR, rfc="RFC 3261 §20", scope=Scope.MESSAGE, requests=False)
+@rule(
+    "HDR-2",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §20",
+    scope=Scope.MESSAGE,
+    requests=False,
+    triggers=Trigger.EAGER_GAP,
+)
 def response_mandatory_headers(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Response lacks a mandatory header (Via, From, To, Call-ID or CSeq).
 
@@ -146,7 +161,13 @@ def _no_content_length(msg: SipMessage) -> bool:
     )
 
 
-@rule("HDR-3", severity=Severity.ERROR, rfc="RFC 3261 §18.3", scope=Scope.MESSAGE)
+@rule(
+    "HDR-3",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §18.3",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.NO_CONTENT_LENGTH,
+)
 def content_length_missing_on_stream(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """No Content-Length in a message sent over TCP or SCTP.
 
@@ -162,7 +183,13 @@ def content_length_missing_on_stream(ctx: Context, i: int, msg: SipMessage) -> I
         )
 
 
-@rule("HDR-3b", severity=Severity.WARNING, rfc="RFC 3261 §20.14", scope=Scope.MESSAGE)
+@rule(
+    "HDR-3b",
+    severity=Severity.WARNING,
+    rfc="RFC 3261 §20.14",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.NO_CONTENT_LENGTH,
+)
 def content_length_missing_on_udp(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """No Content-Length in a message sent over UDP.
 
@@ -270,7 +297,13 @@ def udp_bytes_after_body(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issu
         yield Issue(f"{detail}: the receiver discards them", (i,))
 
 
-@rule("HDR-5", severity=Severity.ERROR, rfc="RFC 3261 §20.15", scope=Scope.MESSAGE)
+@rule(
+    "HDR-5",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §20.15",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.BODY,
+)
 def body_without_content_type(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Body without Content-Type.
 
@@ -395,6 +428,7 @@ def start_line(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     rfc="RFC 3261 §8.1.1.6, §20.22",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.ODD_MAX_FORWARDS,
 )
 def max_forwards(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Max-Forwards missing or not an integer from 0 to 255, or a request with 0 forwarded.
@@ -452,6 +486,7 @@ def _forwarded_at_zero(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]
     rfc="RFC 3261 §8.1.1.7",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.ODD_VIA,
 )
 def top_via(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Top Via unreadable, not SIP/2.0, or without a branch parameter.
@@ -502,6 +537,7 @@ def _header_params(value: str) -> str:
     rfc="RFC 3261 §8.1.1.3",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.EAGER_GAP,
 )
 def from_tag(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Request From header without a tag.
@@ -532,131 +568,9 @@ def from_tag(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
 
 # -- header names and methods -------------------------------------------------------
 
-# Header names registered with IANA (SIP Parameters, "Header Fields") and a
-# few unregistered ones in wide use (Diversion, Remote-Party-ID), lower case.
-# A name that is not here, and is not an X- or P- extension or on the user's
-# allow-list, is checked for being a near miss of one of these.
-KNOWN_HEADERS: dict[str, str] = {
-    name.lower(): name
-    for name in (
-        "Accept",
-        "Accept-Contact",
-        "Accept-Encoding",
-        "Accept-Language",
-        "Accept-Resource-Priority",
-        "Additional-Identity",
-        "Alert-Info",
-        "AlertMsg-Error",
-        "Allow",
-        "Allow-Events",
-        "Answer-Mode",
-        "Attestation-Info",
-        "Authentication-Info",
-        "Authorization",
-        "Call-ID",
-        "Call-Info",
-        "Cellular-Network-Info",
-        "Contact",
-        "Content-Disposition",
-        "Content-Encoding",
-        "Content-ID",
-        "Content-Language",
-        "Content-Length",
-        "Content-Transfer-Encoding",
-        "Content-Type",
-        "CSeq",
-        "Date",
-        "Diversion",
-        "Encryption",
-        "Error-Info",
-        "Event",
-        "Expires",
-        "Feature-Caps",
-        "Flow-Timer",
-        "From",
-        "Geolocation",
-        "Geolocation-Error",
-        "Geolocation-Routing",
-        "Hide",
-        "History-Info",
-        "Identity",
-        "Identity-Info",
-        "Info-Package",
-        "In-Reply-To",
-        "Join",
-        "Max-Breadth",
-        "Max-Forwards",
-        "MIME-Version",
-        "Min-Expires",
-        "Min-SE",
-        "Organization",
-        "Origination-Id",
-        "Path",
-        "Permission-Missing",
-        "Policy-Contact",
-        "Policy-ID",
-        "Priority",
-        "Priority-Share",
-        "Priority-Verstat",
-        "Priv-Answer-Mode",
-        "Privacy",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "Proxy-Require",
-        "RAck",
-        "Reason",
-        "Reason-Phrase",
-        "Record-Route",
-        "Recv-Info",
-        "Refer-Events-At",
-        "Refer-Sub",
-        "Refer-To",
-        "Referred-By",
-        "Reject-Contact",
-        "Relayed-Charge",
-        "Remote-Party-ID",
-        "Replaces",
-        "Reply-To",
-        "Request-Disposition",
-        "Require",
-        "Resource-Priority",
-        "Resource-Share",
-        "Response-Key",
-        "Response-Source",
-        "Restoration-Info",
-        "Retry-After",
-        "Route",
-        "RSeq",
-        "Security-Client",
-        "Security-Server",
-        "Security-Verify",
-        "Server",
-        "Service-Interact-Info",
-        "Service-Route",
-        "Session-Expires",
-        "Session-ID",
-        "SIP-ETag",
-        "SIP-If-Match",
-        "Subject",
-        "Subscription-State",
-        "Supported",
-        "Suppress-If-Match",
-        "Target-Dialog",
-        "Timestamp",
-        "To",
-        "Trigger-Consent",
-        "Unsupported",
-        "User-Agent",
-        "User-to-User",
-        "Via",
-        "Warning",
-        "WWW-Authenticate",
-    )
-}
 _KNOWN_NAMES = tuple(KNOWN_HEADERS)
-# Canonical keys that are never reported: the known names and, because
-# canonical keys are long forms, the compact letters never reach here.
-_KNOWN_KEYS = frozenset(KNOWN_HEADERS) | frozenset(COMPACT_FORMS.values())
+# Canonical keys that are never reported: KNOWN_HEADER_KEYS.
+_KNOWN_KEYS = KNOWN_HEADER_KEYS
 
 # Near-miss verdicts by lower-case name (None: not a near miss).  Capped so
 # that a capture full of random names cannot grow it without limit; past
@@ -734,7 +648,13 @@ def malformed_header_line(ctx: Context, i: int, msg: SipMessage) -> Iterator[Iss
         yield Issue("not a header field: " + "; ".join(details[:3]) + more, (i,))
 
 
-@rule("HDR-11b", severity=Severity.ERROR, rfc="RFC 3261 §8.2.2, §7.3", scope=Scope.MESSAGE)
+@rule(
+    "HDR-11b",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §8.2.2, §7.3",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.UNKNOWN_HEADER,
+)
 def misspelled_header_name(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Header name that is probably a misspelling of a known header.
 
@@ -793,7 +713,13 @@ def _addr_uri(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-@rule("HDR-11c", severity=Severity.WARNING, rfc="RFC 3261 §25.1", scope=Scope.MESSAGE)
+@rule(
+    "HDR-11c",
+    severity=Severity.WARNING,
+    rfc="RFC 3261 §25.1",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.UNDERSCORE,
+)
 def underscore_in_hostname(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Underscore in a host name.
 
@@ -844,6 +770,7 @@ _IANA_METHOD_SET = frozenset(IANA_METHODS)
     rfc="RFC 3261 §7.1, §8.2.1; RFC 3428 §9",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.UNKNOWN_METHOD,
 )
 def unknown_method(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Unknown request method.
@@ -882,7 +809,13 @@ def _duplicates(names: Sequence[str]) -> list[str]:
     return dup
 
 
-@rule("HDR-14", severity=Severity.ERROR, rfc="RFC 3261 §7.3.1", scope=Scope.MESSAGE)
+@rule(
+    "HDR-14",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §7.3.1",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.PARAMETERS,
+)
 def duplicate_parameter(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Duplicate parameter in a From, To or Via value.
 
@@ -915,19 +848,13 @@ def duplicate_parameter(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue
         yield Issue(f"Via {quote(value)} repeats {', '.join(dup)}", (i,))
 
 
-# RFC 3261 §18.1.1: "If a request is within 200 bytes of the path MTU, or if
-# it is larger than 1300 bytes and the path MTU is unknown, the request MUST
-# be sent using an RFC 2914 [43] congestion controlled transport protocol,
-# such as TCP."
-UDP_REQUEST_LIMIT = 1300
-
-
 @rule(
     "HDR-15",
     severity=Severity.WARNING,
     rfc="RFC 3261 §18.1.1",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.LARGE,
 )
 def large_udp_request(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Request over UDP larger than 1300 bytes.
@@ -965,6 +892,7 @@ def _via_address(v: Via) -> IPv4Address | IPv6Address | None:
     rfc="RFC 3261 §8.1.3.3",
     scope=Scope.MESSAGE,
     requests=False,
+    triggers=Trigger.SEVERAL_VIAS,
 )
 def several_vias_at_uac(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Response delivered to its originating UAC with more than one Via.
@@ -1069,6 +997,7 @@ def nbsp_in_header(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     rfc="RFC 3261 §8.1.1.7",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.ODD_VIA,
 )
 def branch_magic_cookie(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Via branch without the z9hG4bK magic cookie.

@@ -48,6 +48,7 @@ from .subscription_rules import (
     accepts,
     is_notify_like,
 )
+from .triggers import Trigger
 
 __all__ = ["NOTIFY_INTERVAL_NS", "glued_xml"]
 
@@ -171,6 +172,7 @@ def _hint(body: bytes) -> str:
     rfc="RFC 3680 §5.1",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.EVENTS_METHOD,
 )
 def not_a_reginfo_document(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """reginfo body not well-formed, not a reginfo root, or not schema-valid

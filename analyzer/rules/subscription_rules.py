@@ -47,6 +47,7 @@ from ..sip.message import IANA_METHODS, SipMessage, SipRequest, SipResponse
 from ..sip.values import Event, parse_event, parse_name_addr, parse_subscription_state
 from . import rule
 from .base import Context, Issue, Scope, Severity, addr_uri, quote, uri_key
+from .triggers import Trigger
 
 __all__ = [
     "EXPIRY_GRACE_NS",
@@ -432,6 +433,7 @@ def _what(msg: SipRequest) -> str:
     rfc="RFC 6665 §4.1.3",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.EVENTS_METHOD,
 )
 def notify_without_state(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """NOTIFY without a Subscription-State header
@@ -448,7 +450,13 @@ def notify_without_state(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issu
     yield Issue(f"{_what(msg)} has no Subscription-State header", (i,))
 
 
-@rule("SUB-7", severity=Severity.ERROR, rfc="RFC 6665 §4.2.2, §8.2.3", scope=Scope.MESSAGE)
+@rule(
+    "SUB-7",
+    severity=Severity.ERROR,
+    rfc="RFC 6665 §4.2.2, §8.2.3",
+    scope=Scope.MESSAGE,
+    triggers=Trigger.SUBSCRIPTION_STATE,
+)
 def bad_subscription_state(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Subscription-State unreadable, repeated, of an unknown value, or outside NOTIFY
 
@@ -495,6 +503,7 @@ def bad_subscription_state(ctx: Context, i: int, msg: SipMessage) -> Iterator[Is
     scope=Scope.MESSAGE,
     responses=False,
     rfc3265_severity=Severity.WARNING,
+    triggers=Trigger.SUBSCRIPTION_STATE,
 )
 def live_state_without_expires(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Subscription-State active or pending without an expires parameter
@@ -527,6 +536,7 @@ def live_state_without_expires(ctx: Context, i: int, msg: SipMessage) -> Iterato
     rfc="RFC 6665 §4.2.2, §4.1.3",
     scope=Scope.MESSAGE,
     responses=False,
+    triggers=Trigger.SUBSCRIPTION_STATE,
 )
 def terminated_parameters(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Subscription-State terminated without a reason, or with parameters that mean nothing
@@ -576,6 +586,7 @@ def terminated_parameters(ctx: Context, i: int, msg: SipMessage) -> Iterator[Iss
     severity=Severity.ERROR,
     rfc="RFC 6665 §8.2.1",
     scope=Scope.MESSAGE,
+    triggers=Trigger.EVENT,
 )
 def event_outside_events(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Event header in a response or in a request other than SUBSCRIBE, NOTIFY or PUBLISH
@@ -703,6 +714,7 @@ def _earlier_notify(ctx: Context, msg: SipRequest) -> tuple[bool, bool]:
     severity=Severity.ERROR,
     rfc="RFC 3261 §8.1.1.8; RFC 3265 §7.1",
     scope=Scope.MESSAGE,
+    triggers=Trigger.EVENTS_METHOD,
 )
 def contact_for_usage(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """SUBSCRIBE, its 2xx or a NOTIFY without exactly one SIP or SIPS Contact

@@ -17,7 +17,7 @@ Facts this design rests on (RFC 3261 §7.3):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, KeysView
+from collections.abc import Iterable, Iterator, KeysView, Mapping
 
 from analyzer.sip.abnf import WSP_CHARS as _WSP
 
@@ -205,6 +205,133 @@ def split_values(value: str) -> list[str]:
     return [part for part in (p.strip(_WSP) for p in parts) if part]
 
 
+# Header names registered with IANA (SIP Parameters, "Header Fields") and a
+# few unregistered ones in wide use (Diversion, Remote-Party-ID), lower case.
+# A name that is not here, and is not an X- or P- extension or on the user's
+# allow-list, is checked for being a near miss of one of these.
+KNOWN_HEADERS: dict[str, str] = {
+    name.lower(): name
+    for name in (
+        "Accept",
+        "Accept-Contact",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Accept-Resource-Priority",
+        "Additional-Identity",
+        "Alert-Info",
+        "AlertMsg-Error",
+        "Allow",
+        "Allow-Events",
+        "Answer-Mode",
+        "Attestation-Info",
+        "Authentication-Info",
+        "Authorization",
+        "Call-ID",
+        "Call-Info",
+        "Cellular-Network-Info",
+        "Contact",
+        "Content-Disposition",
+        "Content-Encoding",
+        "Content-ID",
+        "Content-Language",
+        "Content-Length",
+        "Content-Transfer-Encoding",
+        "Content-Type",
+        "CSeq",
+        "Date",
+        "Diversion",
+        "Encryption",
+        "Error-Info",
+        "Event",
+        "Expires",
+        "Feature-Caps",
+        "Flow-Timer",
+        "From",
+        "Geolocation",
+        "Geolocation-Error",
+        "Geolocation-Routing",
+        "Hide",
+        "History-Info",
+        "Identity",
+        "Identity-Info",
+        "Info-Package",
+        "In-Reply-To",
+        "Join",
+        "Max-Breadth",
+        "Max-Forwards",
+        "MIME-Version",
+        "Min-Expires",
+        "Min-SE",
+        "Organization",
+        "Origination-Id",
+        "Path",
+        "Permission-Missing",
+        "Policy-Contact",
+        "Policy-ID",
+        "Priority",
+        "Priority-Share",
+        "Priority-Verstat",
+        "Priv-Answer-Mode",
+        "Privacy",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Require",
+        "RAck",
+        "Reason",
+        "Reason-Phrase",
+        "Record-Route",
+        "Recv-Info",
+        "Refer-Events-At",
+        "Refer-Sub",
+        "Refer-To",
+        "Referred-By",
+        "Reject-Contact",
+        "Relayed-Charge",
+        "Remote-Party-ID",
+        "Replaces",
+        "Reply-To",
+        "Request-Disposition",
+        "Require",
+        "Resource-Priority",
+        "Resource-Share",
+        "Response-Key",
+        "Response-Source",
+        "Restoration-Info",
+        "Retry-After",
+        "Route",
+        "RSeq",
+        "Security-Client",
+        "Security-Server",
+        "Security-Verify",
+        "Server",
+        "Service-Interact-Info",
+        "Service-Route",
+        "Session-Expires",
+        "Session-ID",
+        "SIP-ETag",
+        "SIP-If-Match",
+        "Subject",
+        "Subscription-State",
+        "Supported",
+        "Suppress-If-Match",
+        "Target-Dialog",
+        "Timestamp",
+        "To",
+        "Trigger-Consent",
+        "Unsupported",
+        "User-Agent",
+        "User-to-User",
+        "Via",
+        "Warning",
+        "WWW-Authenticate",
+    )
+}
+
+#: Canonical keys of the known names: KNOWN_HEADERS and the long forms of
+#: the compact names (canonical keys are long forms).
+KNOWN_HEADER_KEYS = frozenset(KNOWN_HEADERS) | frozenset(COMPACT_FORMS.values())
+
+
 class Headers:
     """The header fields of a message, in wire order, duplicates kept.
 
@@ -284,6 +411,21 @@ class Headers:
             value = self._first.get(key)
             return [] if value is None else [value.strip()]
         return [value for _, n, value in self.items if n == key]
+
+    def first_values(self) -> Mapping[str, str]:
+        """Each canonical name present and its first value, surrounding blanks possibly kept.
+
+        For loops that test many names of every message (the rule engine's
+        triggers): one call, then plain dictionary lookups.  Read only; use
+        :meth:`get` for a value with its blanks removed.
+        """
+        first = self._first
+        return first if first is not None else self._index()
+
+    @property
+    def repeats(self) -> bool:
+        """False when no name occurs twice; True when one may (not yet known counts as True)."""
+        return not self._unique
 
     def names(self) -> KeysView[str]:
         """The canonical (lowercase long) names present, each once."""
