@@ -120,14 +120,11 @@ def rule(
         raise ValueError(f"rule ID {rule_id!r} is registered twice")
     if not rfc.strip():
         raise ValueError(f"rule {rule_id} has no RFC reference")
-    filtered = (
-        methods is not None
-        or defects is not None
-        or triggers is not None
-        or not (requests and responses)
-    )
+    filtered = defects is not None or triggers is not None or not (requests and responses)
     if scope is not Scope.MESSAGE and filtered:
         raise ValueError(f"rule {rule_id}: message filters apply only to Scope.MESSAGE")
+    if methods is not None and scope not in (Scope.MESSAGE, Scope.TRANSACTION):
+        raise ValueError(f"rule {rule_id}: methods apply only to messages and transactions")
 
     def register(check: F) -> F:
         doc = inspect.getdoc(check)
@@ -225,24 +222,36 @@ def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Fi
     per_message = by_scope.get(Scope.MESSAGE)
     if per_message:
         _run_message_rules(ctx, per_message, add)
-    # Each check is called directly in these loops (not through emit): they
-    # run once per record and rule, and most calls yield nothing.
-    for r in by_scope.get(Scope.TRANSACTION, ()):
-        check = r.check
+    # Record by record, each with all its rules: a record and the messages
+    # it points at are read by every rule while they are in the processor's
+    # caches (rule by rule, each rule would walk the whole capture's records
+    # again, mostly from memory).  Each check is called directly (not through
+    # emit): most calls yield nothing.
+    txn_rules = by_scope.get(Scope.TRANSACTION)
+    if txn_rules:
+        # The rules for each transaction method (a rule may name methods).
+        per_method: dict[str, list[Rule]] = {}
         for txn in correlation.transactions:
-            for issue in check(ctx, txn):
-                add(r, issue)
-    for r in by_scope.get(Scope.DIALOG, ()):
-        check = r.check
-        for dialog in correlation.dialogs:
-            for issue in check(ctx, dialog):
-                add(r, issue)
-    for r in by_scope.get(Scope.SUBSCRIPTION, ()):
-        for sub in correlation.subscriptions:
-            emit(r, r.check(ctx, sub))
-    for r in by_scope.get(Scope.REGISTRATION, ()):
-        for reg in correlation.registrations:
-            emit(r, r.check(ctx, reg))
+            chosen = per_method.get(txn.method)
+            if chosen is None:
+                chosen = per_method[txn.method] = [
+                    r for r in txn_rules if r.methods is None or txn.method in r.methods
+                ]
+            for r in chosen:
+                for issue in r.check(ctx, txn):
+                    add(r, issue)
+    records: tuple[tuple[Scope, Sequence[object]], ...] = (
+        (Scope.DIALOG, correlation.dialogs),
+        (Scope.SUBSCRIPTION, correlation.subscriptions),
+        (Scope.REGISTRATION, correlation.registrations),
+    )
+    for scope, items in records:
+        scoped = by_scope.get(scope)
+        if scoped:
+            for item in items:
+                for r in scoped:
+                    for issue in r.check(ctx, item):
+                        add(r, issue)
     for r in by_scope.get(Scope.ANALYSIS, ()):
         emit(r, r.check(ctx))
 

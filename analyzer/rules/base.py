@@ -146,6 +146,8 @@ class Rule:
     limits a MESSAGE-scope rule to requests with these methods and
     responses with these CSeq methods (None: all); ``requests`` /
     ``responses`` say which kinds of message it looks at.
+    A TRANSACTION-scope rule may name ``methods`` too: it is then called
+    only for transactions of these methods.
     ``defects`` limits it further to messages carrying one of these
     parser defect codes (most messages have none, so such rules cost
     nothing on clean traffic).  ``triggers`` limits it to messages with
@@ -398,6 +400,7 @@ class Context:
         self._by_call_id: dict[str | None, list[Transaction]] | None = None
         self._framing: dict[int, list[str]] | None = None
         self._retransmissions: frozenset[int] | None = None
+        self._transactions: dict[int, Transaction] | None = None
 
     # -- messages and transactions -------------------------------------------
 
@@ -405,10 +408,17 @@ class Context:
         """The frame that completed message ``index``."""
         return self.messages[index].origin.frame
 
+    def transaction(self, ident: int) -> Transaction | None:
+        """The transaction with id ``ident`` (a dictionary lookup, unlike the correlation's)."""
+        table = self._transactions
+        if table is None:
+            table = self._transactions = {t.id: t for t in self.correlation.transactions}
+        return table.get(ident)
+
     def transaction_of(self, index: int) -> Transaction | None:
         """The transaction message ``index`` belongs to."""
         tid = self.correlation.message_transaction[index]
-        return None if tid is None else self.correlation.transaction(tid)
+        return None if tid is None else self.transaction(tid)
 
     def request(self, txn: Transaction) -> SipRequest | None:
         """The request of a transaction, when it was captured."""

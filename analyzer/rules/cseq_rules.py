@@ -135,7 +135,13 @@ def cseq_out_of_range(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
         yield Issue(f"CSeq number {number} is not below 2**31 ({CSEQ_LIMIT})", (i,))
 
 
-@rule("CSEQ-4", severity=Severity.ERROR, rfc="RFC 3261 §17.1.1.3", scope=Scope.TRANSACTION)
+@rule(
+    "CSEQ-4",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §17.1.1.3",
+    scope=Scope.TRANSACTION,
+    methods=("INVITE",),
+)
 def non_2xx_ack_mismatch(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     """ACK for a non-2xx final response does not repeat the INVITE it acknowledges.
 
@@ -181,7 +187,7 @@ def non_2xx_ack_mismatch(ctx: Context, txn: Transaction) -> Iterator[Issue]:
 def _dialog_transactions(ctx: Context, dialog: Dialog) -> list[Transaction]:
     out: list[Transaction] = []
     for tid in dialog.transactions:
-        t = ctx.correlation.transaction(tid)
+        t = ctx.transaction(tid)
         if t is not None:
             out.append(t)
     return out
@@ -256,7 +262,13 @@ def _name_addr(value: str | None) -> tuple[str, str | None] | None:
     return na.uri.lower(), na.param("tag")
 
 
-@rule("CSEQ-6", severity=Severity.ERROR, rfc="RFC 3261 §9.1", scope=Scope.TRANSACTION)
+@rule(
+    "CSEQ-6",
+    severity=Severity.ERROR,
+    rfc="RFC 3261 §9.1",
+    scope=Scope.TRANSACTION,
+    methods=("CANCEL",),
+)
 def cancel_mismatch(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     """CANCEL does not match the request it cancels, or is sent too early.
 
@@ -291,7 +303,7 @@ def cancel_mismatch(ctx: Context, txn: Transaction) -> Iterator[Issue]:
                 )
                 return
         return
-    inv_txn = ctx.correlation.transaction(txn.cancels)
+    inv_txn = ctx.transaction(txn.cancels)
     inv = None if inv_txn is None else ctx.request(inv_txn)
     if inv_txn is None or inv is None:
         return

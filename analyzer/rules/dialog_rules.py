@@ -77,7 +77,7 @@ def _view(ctx: Context, dialog: Dialog) -> _DialogView:
     requests: list[tuple[Transaction, SipRequest]] = []
     made = dialog.creating_transactions
     for tid in dialog.transactions:
-        t = ctx.correlation.transaction(tid)
+        t = ctx.transaction(tid)
         if t is None:
             continue
         req = ctx.request(t)
@@ -195,7 +195,7 @@ def request_outside_dialog_state(ctx: Context, dialog: Dialog) -> Iterator[Issue
     }
     answers: list[str | None] = []
     for tid in dialog.creating_transactions:
-        t = ctx.correlation.transaction(tid)
+        t = ctx.transaction(tid)
         for r in () if t is None else t.responses:
             if r.to_tag is not None and r.to_tag == dialog.remote_tag:
                 answers.append(ctx.messages[r.message].headers.get("to"))

@@ -463,7 +463,7 @@ def _forwarded_at_zero(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]
         return
     here = msg.origin
     for tid in txn.linked:
-        other = ctx.correlation.transaction(tid)
+        other = ctx.transaction(tid)
         if other is None or other.request is None:
             continue
         out = ctx.messages[other.request]
@@ -1111,6 +1111,18 @@ def _via_differences(ctx: Context, txn: Transaction) -> list[_ViaDiff]:
     ctx.memo[key] = out
     if txn.request is None or ctx.request(txn) is None:
         return out
+    # The common case, without building lists: every response has the one
+    # Via line of the request, as written (no name repeats in either).
+    messages = ctx.messages
+    req_headers = messages[txn.request].headers
+    if not req_headers.repeats:
+        line = req_headers.first_values().get("via")
+        for r in txn.responses:
+            headers = messages[r.message].headers
+            if headers.repeats or headers.first_values().get("via") != line:
+                break
+        else:
+            return out
     want_raw = ctx.via_lines(txn.request)
     want_plain: str | None = None
     want: tuple[Via, ...] | None = None
@@ -1195,6 +1207,20 @@ def response_tags(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     """
     messages = ctx.messages
     req = ctx.request(txn)
+    if req is not None and req.from_tag is not None:
+        # The common case, settled on the tags alone: every response but a
+        # 100 has a To tag, the request's when it had one, and its From tag.
+        to_tag, from_tag = req.to_tag, req.from_tag
+        for r in txn.responses:
+            tag = r.to_tag
+            if (
+                (tag is None and r.status > 100)
+                or (to_tag is not None and tag != to_tag)
+                or messages[r.message].from_tag != from_tag
+            ):
+                break
+        else:
+            return
     for r in txn.responses:
         resp = messages[r.message]
         if not isinstance(resp, SipResponse) or "to" not in resp.headers:

@@ -289,7 +289,7 @@ def _message_transactions(ctx: Context) -> Iterator[tuple[Transaction, SipReques
         if "MESSAGE" not in ex.methods:
             continue
         for tid in ex.transactions:
-            t = ctx.correlation.transaction(tid)
+            t = ctx.transaction(tid)
             if t is None or t.method != "MESSAGE":
                 continue
             req = ctx.request(t)

@@ -386,7 +386,13 @@ def _requested(req: SipMessage) -> tuple[int | None, str]:
     return default, f"requested no Expires, so the {quote(package)} default of {default} s"
 
 
-@rule("SUB-5", severity=Severity.ERROR, rfc="RFC 6665 §3.1.1", scope=Scope.TRANSACTION)
+@rule(
+    "SUB-5",
+    severity=Severity.ERROR,
+    rfc="RFC 6665 §3.1.1",
+    scope=Scope.TRANSACTION,
+    methods=("SUBSCRIBE",),
+)
 def granted_longer_than_requested(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     """2xx to SUBSCRIBE grants a longer duration than the request asked for
 
@@ -845,6 +851,7 @@ def notify_matches_nothing(ctx: Context) -> Iterator[Issue]:
     severity=Severity.WARNING,
     rfc="RFC 6665 §4.6",
     scope=Scope.TRANSACTION,
+    methods=("CANCEL",),
 )
 def cancel_of_subscribe(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     """CANCEL sent for a SUBSCRIBE or NOTIFY transaction
@@ -869,6 +876,7 @@ def cancel_of_subscribe(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     severity=Severity.ERROR,
     rfc="RFC 6665 §4.2.1.1; RFC 3265 §7.1",
     scope=Scope.TRANSACTION,
+    methods=("SUBSCRIBE",),
 )
 def interval_too_brief(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     """423 (Interval Too Brief) to SUBSCRIBE without Min-Expires, or for a legal duration
@@ -906,6 +914,7 @@ def interval_too_brief(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     severity=Severity.INFO,
     rfc="RFC 6665 §4.2.1.1, §4.1.3",
     scope=Scope.TRANSACTION,
+    methods=("SUBSCRIBE", "NOTIFY"),
 )
 def slow_final_response(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     """Final response to SUBSCRIBE or NOTIFY later than Timer F (32 s)

@@ -204,7 +204,7 @@ def _merged(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     for tid in txn.linked:
         if tid >= txn.id:
             continue
-        other = ctx.correlation.transaction(tid)
+        other = ctx.transaction(tid)
         if other is None or other.request is None or other.branch == txn.branch:
             continue
         first = ctx.messages[other.request]

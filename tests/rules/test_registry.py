@@ -16,6 +16,7 @@ from analyzer.rules import (
     Options,
     Scope,
     Severity,
+    Trigger,
     patterns_without_rules,
     rule,
     run_rules,
@@ -102,6 +103,14 @@ def test_registration_is_checked() -> None:
     with pytest.raises(ValueError, match="no RFC"):
         rule("HDR-999", severity=Severity.ERROR, rfc=" ", scope=Scope.ANALYSIS)
     with pytest.raises(ValueError, match="Scope.MESSAGE"):
+        rule(
+            "HDR-999",
+            severity=Severity.ERROR,
+            rfc="RFC 3261",
+            scope=Scope.TRANSACTION,
+            triggers=Trigger.BODY,
+        )
+    with pytest.raises(ValueError, match="messages and transactions"):
         rule(
             "HDR-999",
             severity=Severity.ERROR,
