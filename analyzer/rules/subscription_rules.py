@@ -1450,13 +1450,19 @@ class _Initial:
         self.best: list[int] = []
 
 
-def _initial_subscriptions(ctx: Context) -> dict[_SubscriberKey, _Initial]:
-    """Subscriptions created by a captured initial SUBSCRIBE, by subscriber and resource."""
+def _initial_subscriptions(
+    ctx: Context,
+) -> tuple[dict[_SubscriberKey, _Initial], dict[int, _SubscriberKey]]:
+    """Subscriptions created by a captured initial SUBSCRIBE, by subscriber and resource.
+
+    Also the key of each of them, by subscription id.
+    """
     key = "initial-subscriptions"
     cached = ctx.memo.get(key)
-    if isinstance(cached, dict):
-        return cached
+    if cached is not None:
+        return cached  # type: ignore[return-value]
     found: dict[_SubscriberKey, list[tuple[int, int, Subscription]]] = {}
+    keys: dict[int, _SubscriberKey] = {}
     for s in ctx.correlation.subscriptions:
         if s.forked_from is not None or not s.requests:
             continue
@@ -1466,7 +1472,8 @@ def _initial_subscriptions(ctx: Context) -> dict[_SubscriberKey, _Initial]:
         req = ctx.messages[first.message]
         if not isinstance(req, SipRequest) or req.to_tag is not None:
             continue
-        found.setdefault(_subscriber_key(req, s), []).append((first.ts_ns, s.id, s))
+        k = keys[s.id] = _subscriber_key(req, s)
+        found.setdefault(k, []).append((first.ts_ns, s.id, s))
     out: dict[_SubscriberKey, _Initial] = {}
     for k, items in found.items():
         items.sort()
@@ -1481,8 +1488,8 @@ def _initial_subscriptions(ctx: Context) -> dict[_SubscriberKey, _Initial]:
                 entry.best.append(entry.best[-1])
             else:
                 entry.best.append(n)
-    ctx.memo[key] = out
-    return out
+    ctx.memo[key] = out, keys
+    return out, keys
 
 
 @rule(
@@ -1526,14 +1533,15 @@ def refresh_outside_subscription(ctx: Context, s: Subscription) -> Iterator[Issu
     if s.forked_from is not None or not s.requests:
         return
     first = s.requests[0]
-    if first.kind is not SubscribeKind.INITIAL or first.message is None:
+    initial, keys = _initial_subscriptions(ctx)
+    # The subscriptions created by a captured initial SUBSCRIBE have a key.
+    subscriber = keys.get(s.id)
+    if subscriber is None:
         return
+    entry = initial[subscriber]
+    assert first.message is not None
     req = ctx.messages[first.message]
-    if not isinstance(req, SipRequest) or req.to_tag is not None:
-        return
-    entry = _initial_subscriptions(ctx).get(_subscriber_key(req, s))
-    if entry is None:
-        return
+    assert isinstance(req, SipRequest)
     k = bisect_left(entry.times, first.ts_ns)
     if k > 0:
         best = entry.best[k - 1]
