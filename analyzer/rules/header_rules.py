@@ -302,7 +302,7 @@ def udp_bytes_after_body(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issu
     severity=Severity.ERROR,
     rfc="RFC 3261 §20.15",
     scope=Scope.MESSAGE,
-    triggers=Trigger.BODY,
+    triggers=Trigger.UNTYPED_BODY,
 )
 def body_without_content_type(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """Body without Content-Type.

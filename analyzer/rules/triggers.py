@@ -53,14 +53,15 @@ class Trigger(enum.IntFlag):
 
     #: The parser recorded defects (see :attr:`SipMessage.defects`).
     DEFECTS = enum.auto()
-    #: The body is not empty.
-    BODY = enum.auto()
+    #: The body is not empty and there is no Content-Type header.
+    UNTYPED_BODY = enum.auto()
     #: No Content-Length value was read.
     NO_CONTENT_LENGTH = enum.auto()
     #: The message is larger than UDP_REQUEST_LIMIT bytes.
     LARGE = enum.auto()
-    #: No To tag, From tag, CSeq number, Call-ID or Via branch was read
-    #: (an initial request has no To tag: HDR-1 then looks at the headers).
+    #: No From tag, CSeq number, Call-ID or Via branch was read, or no To
+    #: header is present (a To without a tag is no gap: initial requests
+    #: and 100 Trying have one).
     EAGER_GAP = enum.auto()
     #: A request's top Via is not "SIP/2.0/..." with a z9hG4bK branch.
     ODD_VIA = enum.auto()
@@ -95,7 +96,7 @@ ALL_TRIGGERS = Trigger(sum(Trigger))
 # Trigger values as plain ints: computing a message's features is an inner
 # loop of the engine, and an int flag operation runs Python code.
 _DEFECTS = int(Trigger.DEFECTS)
-_BODY = int(Trigger.BODY)
+_UNTYPED_BODY = int(Trigger.UNTYPED_BODY)
 _NO_CONTENT_LENGTH = int(Trigger.NO_CONTENT_LENGTH)
 _LARGE = int(Trigger.LARGE)
 _EAGER_GAP = int(Trigger.EAGER_GAP)
@@ -124,8 +125,6 @@ def message_triggers(msg: SipMessage) -> int:
     # Written for speed: the engine calls this once per message, and a
     # test that is false for clean traffic comes first in each condition.
     found = _DEFECTS if msg.defects else 0
-    if msg.body:
-        found |= _BODY
     if msg.content_length is None:
         found |= _NO_CONTENT_LENGTH
     raw = msg.raw
@@ -134,16 +133,18 @@ def message_triggers(msg: SipMessage) -> int:
     if b"_" in raw:
         found |= _UNDERSCORE
     branch = msg.branch
+    headers = msg.headers
+    first = headers.first_values()
     if (
         branch is None
-        or msg.to_tag is None
         or msg.from_tag is None
         or msg.cseq_num is None
         or msg.call_id is None
+        or (msg.to_tag is None and "to" not in first)
     ):
         found |= _EAGER_GAP
-    headers = msg.headers
-    first = headers.first_values()
+    if msg.body and "content-type" not in first:
+        found |= _UNTYPED_BODY
     if not _KNOWN_KEYS.issuperset(first):
         found |= _UNKNOWN_HEADER
     get = first.get

@@ -133,11 +133,12 @@ def _bytes(base: Sequence[str], replace: dict[str, str], body: str = "") -> byte
 # (trigger, base message, replacements that give it the feature, body)
 FEATURES: list[tuple[Trigger, Sequence[str], dict[str, str], str]] = [
     (Trigger.DEFECTS, REQUEST, {"Content-Length: 0": "Content-Length: x"}, ""),
-    (Trigger.BODY, REQUEST, {"Content-Length: 0": "Content-Length: 3"}, "v=0"),
+    (Trigger.UNTYPED_BODY, REQUEST, {"Content-Length: 0": "Content-Length: 3"}, "v=0"),
     (Trigger.NO_CONTENT_LENGTH, REQUEST, {"Content-Length: 0": ""}, ""),
     (Trigger.LARGE, REQUEST, {"Call-ID: c1": "Call-ID: " + "c" * 1300}, ""),
-    (Trigger.EAGER_GAP, REQUEST, {";tag=b1": ""}, ""),
-    (Trigger.EAGER_GAP, RESPONSE, {";tag=a1": ""}, ""),
+    (Trigger.EAGER_GAP, REQUEST, {"To: <sip:bob@example.com>;tag=b1": ""}, ""),
+    (Trigger.EAGER_GAP, REQUEST, {";tag=a1": ""}, ""),
+    (Trigger.EAGER_GAP, RESPONSE, {"Call-ID: c1@example.com": ""}, ""),
     (Trigger.ODD_VIA, REQUEST, {"z9hG4bK-1": "1"}, ""),
     (Trigger.ODD_VIA, REQUEST, {"SIP/2.0/UDP": "SIP/3.0/UDP"}, ""),
     (Trigger.ODD_CSEQ, REQUEST, {"CSeq: 1 INVITE": "CSeq: 1 BYE"}, ""),
@@ -167,6 +168,12 @@ def test_every_trigger_has_a_feature_case(trigger: Trigger) -> None:
 def test_a_plain_request_and_response_have_no_trigger() -> None:
     assert message_triggers(wire(_bytes(REQUEST, {}))) == 0
     assert message_triggers(wire(_bytes(RESPONSE, {}))) == 0
+    # An initial request and a 100 Trying: a To without a tag is no gap.
+    assert message_triggers(wire(_bytes(REQUEST, {";tag=b1": ""}))) == 0
+    trying = {"200 OK": "100 Trying", ";tag=b1": ""}
+    assert message_triggers(wire(_bytes(RESPONSE, trying))) == 0
+    typed = {"Content-Length: 0": "Content-Type: application/sdp\r\nContent-Length: 3"}
+    assert message_triggers(wire(_bytes(REQUEST, typed, "v=0"))) == 0
 
 
 @pytest.mark.parametrize(
