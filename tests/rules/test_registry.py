@@ -108,7 +108,7 @@ def test_registration_is_checked() -> None:
             severity=Severity.ERROR,
             rfc="RFC 3261",
             scope=Scope.TRANSACTION,
-            triggers=Trigger.BODY,
+            triggers=Trigger.UNTYPED_BODY,
         )
     with pytest.raises(ValueError, match="messages and transactions"):
         rule(
