@@ -153,7 +153,7 @@ def non_2xx_ack_mismatch(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     after a 3xx-6xx: its CSeq number, Request-URI, From tag and To tag.  (A
     CSeq method other than ACK is CSEQ-2.)
     """
-    if txn.ack is None or txn.method != "INVITE":
+    if txn.ack is None:
         return
     status = txn.final_status
     if status is not None and status < 300:
@@ -282,8 +282,6 @@ def cancel_mismatch(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     other than INVITE ("A CANCEL request SHOULD NOT be sent to cancel a
     request other than INVITE.").
     """
-    if txn.method != "CANCEL":
-        return
     cancel = ctx.request(txn)
     if cancel is None:
         return

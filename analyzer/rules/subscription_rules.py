@@ -402,8 +402,6 @@ def granted_longer_than_requested(ctx: Context, txn: Transaction) -> Iterator[Is
     catalogue SUB-5); for packages whose default is not known nothing is
     said.  Shortening to 0 is explicitly allowed.
     """
-    if txn.method != "SUBSCRIBE":
-        return
     req = ctx.request(txn)
     if req is None:
         return
@@ -860,7 +858,7 @@ def cancel_of_subscribe(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     NOTIFY transactions."  The CANCEL is matched to the request it cancels
     by its Via branch (RFC 3261 §9.1).
     """
-    if txn.method != "CANCEL" or txn.branch is None or txn.request is None:
+    if txn.branch is None or txn.request is None:
         return
     for other in ctx.transactions_with_call_id(txn.call_id):
         if other.branch == txn.branch and other.method in ("SUBSCRIBE", "NOTIFY"):
@@ -889,8 +887,6 @@ def interval_too_brief(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     asking for 0 s or for an hour or more (the package default when it has
     no Expires).
     """
-    if txn.method != "SUBSCRIBE":
-        return
     req = ctx.request(txn)
     for r in txn.responses:
         if r.status != 423:
@@ -924,8 +920,6 @@ def slow_final_response(ctx: Context, txn: Transaction) -> Iterator[Issue]:
     of subscribers and NOTIFY.  A final response more than 64*T1 after the
     request arrives after the client transaction has timed out.
     """
-    if txn.method not in ("SUBSCRIBE", "NOTIFY"):
-        return
     elapsed = txn.response_time_ns
     if elapsed is None or elapsed <= RESPONSE_WAIT_NS or txn.final is None:
         return
