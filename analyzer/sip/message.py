@@ -240,7 +240,7 @@ def parse_message(data: bytes, origin: Origin) -> SipMessage:
             if not colon:
                 raise _NotPlain
             first[keys[name]] = field
-        headers = lazy_headers(lines, first)
+        headers = lazy_headers(data, len(lines), first)
     except (_NotPlain, UnicodeDecodeError, KeyError, ValueError):
         request, first_part, second_part, version, headers, first, body, defects = _parse_careful(
             data
