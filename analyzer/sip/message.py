@@ -153,6 +153,10 @@ IANA_METHODS = (
 # For the fast start-line check only: any other token still parses, through
 # the regular expression.
 _METHODS = frozenset(IANA_METHODS)
+# Each registered method name to one shared string: a capture's messages
+# then share their method and CSeq method strings instead of each holding
+# copies, and comparing them mostly takes an identity test.
+_METHOD_NAMES = {m: m for m in IANA_METHODS}
 
 _WSP = abnf.WSP_CHARS
 _NO_DEFECTS: tuple[Defect, ...] = ()
@@ -223,8 +227,9 @@ def parse_message(data: bytes, origin: Origin) -> SipMessage:
             second_part = third_part
         else:
             request = True
-            if third_part != "SIP/2.0" or first_part not in _METHODS or not second_part:
+            if third_part != "SIP/2.0" or not second_part:
                 raise _NotPlain
+            first_part = _METHOD_NAMES[first_part]  # KeyError: not registered
         version = "SIP/2.0"
         del lines[0]
         # "Name: value" lines with a name in the cache.  Walked bottom-up so
@@ -258,6 +263,9 @@ def parse_message(data: bytes, origin: Origin) -> SipMessage:
         if not call_id:
             call_id = None
             defects = _add(defects, "bad-call-id", "empty Call-ID")
+        else:
+            # The headers keep the stripped value, not a second copy.
+            first["call-id"] = call_id
 
     # CSeq = "CSeq" HCOLON 1*DIGIT LWS Method.  The method is kept as
     # written; comparing it with the request method is a rule (CSEQ-2).
@@ -271,7 +279,7 @@ def parse_message(data: bytes, origin: Origin) -> SipMessage:
             if cseq_num is None:
                 cseq_num = _decimal(parts[0])
             if cseq_num is not None:
-                cseq_method = parts[1]
+                cseq_method = _METHOD_NAMES.get(parts[1], parts[1])
         if cseq_num is None:
             defects = _add(
                 defects, "bad-cseq", f"CSeq {_shown(value.strip())} is not a number and a method"
