@@ -431,11 +431,22 @@ def _sources_title(analysis: Analysis) -> str:
     return ", ".join(names)
 
 
-def _marks_by_message(findings: Iterable[Finding]) -> dict[int, list[Finding]]:
+def _marks_by_message(
+    findings: Iterable[Finding], indices: Iterable[int]
+) -> dict[int, list[Finding]]:
+    """The findings that point at each of the messages ``indices``.
+
+    One pass over the findings with a set test per message they name: a
+    report draws dozens of ladders from one capture's findings, each of a
+    few messages, and indexing every finding for each ladder cost more than
+    drawing it.
+    """
+    wanted = set(indices)
     out: dict[int, list[Finding]] = {}
     for f in findings:
-        for i in dict.fromkeys(f.messages):
-            out.setdefault(i, []).append(f)
+        for i in dict.fromkeys(f.messages) if len(f.messages) > 1 else f.messages:
+            if i in wanted:
+                out.setdefault(i, []).append(f)
     return out
 
 
@@ -526,7 +537,7 @@ def build_ladder(
     columns = _Columns(alias_table, per_host)
     if findings is None:
         findings = analysis.check()
-    by_message = _marks_by_message(findings)
+    by_message = _marks_by_message(findings, indices)
     retrans = _retransmissions(analysis, indices)
     message_dialog = analysis.correlation.message_dialog
     files = analysis.message_sources
