@@ -108,16 +108,24 @@ def build_report(
     per_dialog = Counter(
         d for d in (_finding_dialog(f, dialog_of) for f in findings) if d is not None
     )
+    calls = analysis.correlation.calls
+    dialogs = analysis.correlation.dialogs
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "captures": _captures(analysis, names, packets),
         "summary": _summary(analysis, findings, len(select_rules(options)), packets),
         "findings": _findings(analysis, findings, names, dialog_of, cuts),
         "calls": _capped(
-            "calls", [_call_row(c, analysis.sip_messages) for c in analysis.correlation.calls], cuts
+            "calls",
+            [_call_row(c, analysis.sip_messages) for c in calls[:MAX_ROWS]],
+            cuts,
+            len(calls),
         ),
         "dialogs": _capped(
-            "dialogs", [_dialog_row(d, per_dialog) for d in analysis.correlation.dialogs], cuts
+            "dialogs",
+            [_dialog_row(d, per_dialog) for d in dialogs[:MAX_ROWS]],
+            cuts,
+            len(dialogs),
         ),
         "subscriptions": _capped(
             "subscriptions",
@@ -388,11 +396,17 @@ def _findings(
 # -- records ------------------------------------------------------------------
 
 
-def _capped(name: str, rows: list[dict[str, Any]], cuts: list[str]) -> dict[str, Any]:
+def _capped(
+    name: str, rows: list[dict[str, Any]], cuts: list[str], total: int | None = None
+) -> dict[str, Any]:
+    """The first MAX_ROWS of ``rows`` with the count of all, ``total`` when they were
+    cut already (a large capture has tens of thousands of calls and dialogs: only the
+    rows shown are built)."""
     shown = rows[:MAX_ROWS]
-    if len(rows) > len(shown):
-        cuts.append(f"{name}: {len(shown)} of {len(rows)} listed (at most {MAX_ROWS})")
-    return {"total": len(rows), "shown": len(shown), "rows": shown}
+    total = len(rows) if total is None else total
+    if total > len(shown):
+        cuts.append(f"{name}: {len(shown)} of {total} listed (at most {MAX_ROWS})")
+    return {"total": total, "shown": len(shown), "rows": shown}
 
 
 def _frame_span(frames: Sequence[int]) -> list[int]:
