@@ -20,7 +20,7 @@ from ..correlation import MAGIC_COOKIE, Transaction
 from ..errors import SipParseError
 from ..sip.abnf import QUOTED_STRING_RE
 from ..sip.headers import COMPACT_FORMS, KNOWN_HEADER_KEYS, KNOWN_HEADERS, split_values
-from ..sip.message import IANA_METHODS, SipMessage, SipRequest, SipResponse
+from ..sip.message import IANA_METHOD_SET, IANA_METHODS, SipMessage, SipRequest, SipResponse
 from ..sip.values import Via, parse_params
 from . import rule
 from .base import Context, Issue, Scope, Severity, answers_along_path, quote, request_index
@@ -761,9 +761,6 @@ def underscore_in_hostname(ctx: Context, i: int, msg: SipMessage) -> Iterator[Is
         )
 
 
-_IANA_METHOD_SET = frozenset(IANA_METHODS)
-
-
 @rule(
     "HDR-12",
     severity=Severity.ERROR,
@@ -785,10 +782,10 @@ def unknown_method(ctx: Context, i: int, msg: SipMessage) -> Iterator[Issue]:
     """
     assert isinstance(msg, SipRequest)
     method = msg.method
-    if method in _IANA_METHOD_SET or method in ctx.options.extra_methods:
+    if method in IANA_METHOD_SET or method in ctx.options.extra_methods:
         return
     upper = method.upper()
-    if upper in _IANA_METHOD_SET:
+    if upper in IANA_METHOD_SET:
         hint = f"; method names are case-sensitive: {upper}?"
     else:
         near = _nearest(upper, IANA_METHODS, 2)

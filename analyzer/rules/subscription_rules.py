@@ -43,7 +43,7 @@ from ..correlation import (
 from ..correlation.subscriptions import SUBSCRIPTION_ENDING_STATUS
 from ..errors import SipParseError
 from ..net.flow import Endpoint
-from ..sip.message import IANA_METHODS, SipMessage, SipRequest, SipResponse
+from ..sip.message import IANA_METHOD_SET, SipMessage, SipRequest, SipResponse
 from ..sip.values import Event, parse_event, parse_name_addr, parse_subscription_state
 from . import rule
 from .base import Context, Issue, Scope, Severity, addr_uri, quote, uri_key
@@ -104,7 +104,7 @@ _EVENT_METHODS = frozenset(("SUBSCRIBE", "NOTIFY", "PUBLISH"))
 
 # The methods of the IANA registry: a request with another method whose CSeq
 # names an Event method is a misspelt one (HDR-12), not a misuse of Event.
-_KNOWN_METHODS = frozenset(IANA_METHODS)
+_KNOWN_METHODS = IANA_METHOD_SET
 
 _STATES = frozenset(("active", "pending", "terminated"))
 

@@ -24,7 +24,7 @@ import enum
 
 from ..correlation import MAGIC_COOKIE
 from ..sip.headers import KNOWN_HEADER_KEYS
-from ..sip.message import IANA_METHODS, SipMessage, SipRequest
+from ..sip.message import IANA_METHOD_SET, SipMessage, SipRequest
 
 __all__ = [
     "ALL_TRIGGERS",
@@ -112,7 +112,7 @@ _SUBSCRIPTION_STATE = int(Trigger.SUBSCRIPTION_STATE)
 _EVENT = int(Trigger.EVENT)
 _EVENTS_METHOD = int(Trigger.EVENTS_METHOD)
 
-_IANA = frozenset(IANA_METHODS)
+_IANA = IANA_METHOD_SET
 _KNOWN_KEYS = KNOWN_HEADER_KEYS
 _EVENT_METHODS = frozenset(("SUBSCRIBE", "NOTIFY"))
 # Max-Forwards values that need no closer look (0 does: HDR-8 checks that

@@ -152,7 +152,8 @@ IANA_METHODS = (
 
 # For the fast start-line check only: any other token still parses, through
 # the regular expression.
-_METHODS = frozenset(IANA_METHODS)
+#: IANA_METHODS as a set, for membership tests.
+IANA_METHOD_SET = frozenset(IANA_METHODS)
 # Each registered method name to one shared string: a capture's messages
 # then share their method and CSeq method strings instead of each holding
 # copies, and comparing them mostly takes an identity test.
