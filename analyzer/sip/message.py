@@ -150,13 +150,13 @@ IANA_METHODS = (
     "UPDATE",
 )
 
-# For the fast start-line check only: any other token still parses, through
-# the regular expression.
 #: IANA_METHODS as a set, for membership tests.
 IANA_METHOD_SET = frozenset(IANA_METHODS)
 # Each registered method name to one shared string: a capture's messages
 # then share their method and CSeq method strings instead of each holding
-# copies, and comparing them mostly takes an identity test.
+# copies, and comparing them mostly takes an identity test.  The parser's
+# fast start-line check takes only these names: any other token still
+# parses, through the regular expression.
 _METHOD_NAMES = {m: m for m in IANA_METHODS}
 
 _WSP = abnf.WSP_CHARS
