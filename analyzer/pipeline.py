@@ -43,7 +43,7 @@ from zlib import crc32
 
 from .capture import Capture, Frame, open_capture
 from .errors import Diagnostic, Level, SipParseError, TunnelError
-from .net.flow import Endpoint, Origin, Transport, endpoint
+from .net.flow import TRANSPORT_NAMES, Endpoint, Origin, Transport, endpoint
 from .net.hep import decode_hep
 from .net.packet import PREFILTERS, PacketDecoder
 from .net.tcpstream import StreamReassembler
@@ -83,7 +83,6 @@ SctpKey = tuple[bytes, int, bytes, int, int]
 _KEY_SHIFT = 24
 
 _UDP = Transport.UDP
-_TRANSPORT_NAMES = {t: t.value for t in Transport}
 
 # The Endpoint pairs of UDP messages, by addresses and ports: one lookup per
 # message instead of two calls to endpoint().  Bounded like the endpoint
@@ -687,7 +686,7 @@ class MessageExtractor:
             stats.first_ts_ns = ts_ns
         if stats.last_ts_ns is None or ts_ns > stats.last_ts_ns:
             stats.last_ts_ns = ts_ns
-        name = _TRANSPORT_NAMES[origin.transport]
+        name = TRANSPORT_NAMES[origin.transport]
         stats.by_transport[name] = stats.by_transport.get(name, 0) + 1
         out.append(msg)
         keys = self.message_keys

@@ -27,6 +27,11 @@ class Transport(enum.Enum):
     HEP_OTHER = "hep/other"
 
 
+#: Each transport's value by member, for loops over many messages
+#: (``Enum.value`` is a descriptor written in Python).
+TRANSPORT_NAMES: dict[Transport, str] = {t: t.value for t in Transport}
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """An IP address and port; ``str()`` gives ``10.0.0.1:5060`` or ``[2001:db8::1]:5060``."""

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..net.flow import Transport
+from ..net.flow import TRANSPORT_NAMES
 from ..sip.message import SipMessage, SipRequest, SipResponse
 from .messages import MESSAGE_COLUMNS
+from .tables import endpoint_name
 
 if TYPE_CHECKING:
     import pandas as pd
-
-# Transport values by member: Enum.value is a descriptor written in Python.
-_TRANSPORT_NAMES = {t: t.value for t in Transport}
 
 #: dtypes of the messages DataFrame; columns not listed are ``object``.
 MESSAGE_DTYPES: dict[str, str] = {
@@ -49,21 +47,15 @@ def messages_frame(messages: Iterable[SipMessage]) -> pd.DataFrame:
     """
     import pandas as pd
 
-    # Each endpoint object formatted once, looked up by identity: hashing an
-    # Endpoint hashes its address object, which costs more than formatting.
-    # The messages keep every endpoint alive, so no id is reused meanwhile.
+    # Endpoints are shared objects: each is formatted once.
     names: dict[int, str] = {}
-    transports = _TRANSPORT_NAMES
+    transports = TRANSPORT_NAMES
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     for msg in messages:
         o = msg.origin
-        src = names.get(id(o.src))
-        if src is None:
-            src = names[id(o.src)] = str(o.src)
-        dst = names.get(id(o.dst))
-        if dst is None:
-            dst = names[id(o.dst)] = str(o.dst)
+        src = endpoint_name(o.src, names)
+        dst = endpoint_name(o.dst, names)
         request = type(msg) is SipRequest
         if not request:
             assert isinstance(msg, SipResponse)

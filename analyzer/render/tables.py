@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..net.flow import TRANSPORT_NAMES, Endpoint
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -315,21 +317,34 @@ def _frame(rows: list[Row], dtypes: dict[str, str], index: str | None) -> pd.Dat
 _NANOSECOND_DTYPES = ("datetime64[ns, UTC]", "timedelta64[ns]")
 
 
+def endpoint_name(e: Endpoint, names: dict[int, str]) -> str:
+    """``str(e)``, formatted once per endpoint object in ``names``.
+
+    Keyed by identity: hashing an Endpoint hashes its address object, which
+    costs more than the formatting.  The caller holds the records that keep
+    every endpoint alive, so no id is reused meanwhile.
+    """
+    name = names.get(id(e))
+    if name is None:
+        name = names[id(e)] = str(e)
+    return name
+
+
 def transactions_frame(
     corr: Correlation, messages: Sequence[SipMessage] | None = None
 ) -> pd.DataFrame:
     """One row per transaction; columns in :data:`TRANSACTION_DTYPES`."""
     msg_dialog = corr.message_dialog
     rows: list[Row] = []
+    # Endpoints are shared objects: each is formatted once (see endpoint_name).
+    names: dict[int, str] = {}
     for t in corr.transactions:
         client = server = transport = None
         if messages is not None:
             o = messages[t.id].origin
-            if t.request == t.id:
-                client, server = str(o.src), str(o.dst)
-            else:
-                client, server = str(o.dst), str(o.src)
-            transport = o.transport.value
+            src, dst = endpoint_name(o.src, names), endpoint_name(o.dst, names)
+            client, server = (src, dst) if t.request == t.id else (dst, src)
+            transport = TRANSPORT_NAMES[o.transport]
         final = t.final_response
         rows.append(
             {
