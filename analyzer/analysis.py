@@ -214,21 +214,30 @@ class Analysis:
 
     # -- validation ---------------------------------------------------------
 
-    def check(self, options: Options | None = None, **keywords: Any) -> list[Finding]:
+    def check(
+        self, options: Options | None = None, *, processes: int = 1, **keywords: Any
+    ) -> list[Finding]:
         """Run the validation rules and return their findings in frame order.
 
         With no arguments the rules run with :attr:`options` (the result is
         kept: asking again costs nothing); ``options`` replaces them, and
         keywords naming :class:`~analyzer.options.Options` fields override
-        single ones (``check(select="SUB-*")``).
+        single ones (``check(select="SUB-*")``).  ``processes=2`` shares the
+        rules with a forked process (:func:`~analyzer.parallel.run_rules_forked`):
+        the same findings, sooner on a large capture when a second CPU is
+        free, for up to the analysis's memory again while they run.
         """
         from .options import Options as _Options
+        from .parallel import run_rules_forked
         from .rules import run_rules
 
+        run = run_rules_forked if processes > 1 else run_rules
         if options is None and not keywords:
+            if "finding_records" not in self.__dict__:
+                self.__dict__["finding_records"] = self._by_file(run(self, self.options))
             return list(self.finding_records)
         opts = _Options.from_keywords(options or self.options, **keywords)
-        return self._by_file(run_rules(self, opts))
+        return self._by_file(run(self, opts))
 
     @cached_property
     def finding_records(self) -> list[Finding]:

@@ -133,6 +133,7 @@ def _add_check_parsers(sub: Any) -> None:
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
     _add_quiet(c)
+    _add_rule_jobs(c)
     c.set_defaults(func=_cmd_check)
 
     r = sub.add_parser(
@@ -166,6 +167,7 @@ def _add_report_parser(sub: Any) -> None:
     _add_rule_options(r)
     _add_view_options(r)
     _add_quiet(r)
+    _add_rule_jobs(r)
     r.set_defaults(func=_cmd_report)
 
 
@@ -200,7 +202,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with ProgressLine(err) as progress:
         analysis = analyze(args.capture, options, progress=progress)
         progress.phase("checking")
-        findings = analysis.check()
+        findings = analysis.check(processes=_rule_processes(args))
         report = build_report(analysis, findings=findings)
         progress.phase("rendering")
         if fmt == "html":
@@ -227,6 +229,30 @@ def _add_captures(p: argparse.ArgumentParser) -> None:
 
 def _add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="do not list diagnostics on stderr")
+
+
+def _add_rule_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="processes for the validation rules: 1, or 2 to share them with a forked "
+        f"process (default: 2 for captures of {PARALLEL_MIN_BYTES >> 20} MiB or more on a "
+        "machine with two CPUs or more); the findings are the same for any N",
+    )
+
+
+def _rule_processes(args: argparse.Namespace) -> int:
+    """The processes the validation rules run in (see --jobs of check and report)."""
+    if args.jobs is not None:
+        jobs: int = args.jobs
+        return jobs
+    try:
+        small = sum(os.path.getsize(c) for c in args.capture) < PARALLEL_MIN_BYTES
+    except OSError:
+        small = True  # the capture reader has said what is wrong with it
+    return 1 if small or (os.cpu_count() or 1) < 2 else 2
 
 
 def _add_rule_options(p: argparse.ArgumentParser) -> None:
@@ -496,7 +522,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     threshold = Severity.parse(args.fail_on)
     rules = select_rules(options)
     analysis = analyze(args.capture, options)
-    findings = analysis.check()
+    findings = analysis.check(processes=_rule_processes(args))
     captures = analysis.sources
     located = (
         [analysis.finding_capture(f) for f in findings]

@@ -52,6 +52,7 @@ __all__ = [
     "Scope",
     "Severity",
     "Trigger",
+    "finding_sort_key",
     "patterns_without_rules",
     "rule",
     "run_rules",
@@ -255,8 +256,13 @@ def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Fi
     for r in by_scope.get(Scope.ANALYSIS, ()):
         emit(r, r.check(ctx))
 
-    findings.sort(key=lambda f: (f.first_frame, rule_sort_key(f.rule), f.messages))
+    findings.sort(key=finding_sort_key)
     return findings
+
+
+def finding_sort_key(f: Finding) -> tuple[int, tuple[str, int, str], tuple[int, ...]]:
+    """The order of :func:`run_rules`' findings: first frame, then rule ID, then messages."""
+    return (f.first_frame, rule_sort_key(f.rule), f.messages)
 
 
 def _run_message_rules(
