@@ -11,7 +11,10 @@ garbage collector paused as :func:`analyzer.analysis.analyze` pauses it:
 * extraction: ``list(read_messages(path))``;
 * correlation: ``correlate(messages)`` on the messages just extracted;
 * analysis: ``analyze(path)`` (extraction and correlation together);
-* rules: ``analysis.check()`` on that analysis (every validation rule).
+* rules: ``analysis.check()`` on that analysis (every validation rule);
+* rules/2: the same rules shared with a forked process
+  (``analysis.check(options, processes=2)``, as ``check`` and ``report``
+  run them on large captures), with the same findings.
 
 It prints the four times, the counts of what was correlated, the ratio
 analysis / extraction (the share correlation adds to reading a capture) and
@@ -95,11 +98,14 @@ def one_round(pcap: Path) -> tuple[list[float], str]:
     if len(analysis.sip_messages) != count:
         sys.exit(f"bench: analyze() found {len(analysis.sip_messages)} messages, not {count}")
     t_rules, findings = timed(analysis.check)
+    t_forked, forked = timed(lambda: analysis.check(analysis.options, processes=2))
+    if forked != findings:
+        sys.exit("bench: the rules in two processes gave other findings")
     summary += f"; {len(findings)} findings"
-    return [t_extract, t_correlate, t_analysis, t_rules], f"{count} messages: {summary}"
+    return [t_extract, t_correlate, t_analysis, t_rules, t_forked], f"{count} messages: {summary}"
 
 
-NAMES = ("extraction", "correlation", "analysis", "rules")
+NAMES = ("extraction", "correlation", "analysis", "rules", "rules/2")
 
 
 def main() -> int:
@@ -110,23 +116,25 @@ def main() -> int:
     best = [float("inf")] * len(NAMES)
     analysis_ratios: list[float] = []
     rules_ratios: list[float] = []
+    forked_ratios: list[float] = []
     for k in range(args.repeat):
         times, summary = one_round(pcap)
         if k == 0:
             print(summary)
-        t_extract, _, t_analysis, t_rules = times
+        t_extract, _, t_analysis, t_rules, t_forked = times
         analysis_ratios.append(t_analysis / t_extract)
         rules_ratios.append(t_rules / t_analysis)
+        forked_ratios.append(t_forked / t_analysis)
         print(
             f"round {k + 1}: "
             + "  ".join(f"{n} {t:5.2f} s" for n, t in zip(NAMES, times, strict=True))
             + f"  (analysis/extraction {analysis_ratios[-1]:.2f}, "
-            f"rules/analysis {rules_ratios[-1]:.2f})"
+            f"rules/analysis {rules_ratios[-1]:.2f}, rules/2 / analysis {forked_ratios[-1]:.2f})"
         )
         best = [min(b, t) for b, t in zip(best, times, strict=True)]
     for name, t in zip(NAMES, best, strict=True):
         print(f"{name + ':':13s}{t:7.2f} s  (best of {args.repeat})")
-    t_extract, t_correlate, t_analysis, t_rules = best
+    t_extract, t_correlate, t_analysis, t_rules, t_forked = best
     print(
         f"ratio: analysis / extraction = {t_analysis / t_extract:.2f} "
         f"(correlation / extraction = {t_correlate / t_extract:.2f}); "
@@ -136,6 +144,11 @@ def main() -> int:
         f"ratio: rules / analysis = {t_rules / t_analysis:.2f} "
         f"(the time check() adds to analyze()); "
         f"median of the rounds {statistics.median(rules_ratios):.2f}"
+    )
+    print(
+        f"ratio: rules/2 / analysis = {t_forked / t_analysis:.2f} "
+        f"(the rules shared with a forked process); "
+        f"median of the rounds {statistics.median(forked_ratios):.2f}"
     )
     return 0
 
