@@ -239,12 +239,18 @@ def _add_rule_jobs(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="processes for the validation rules: 1, or 2 to share them with a forked "
         f"process (default: 2 for captures of {PARALLEL_MIN_BYTES >> 20} MiB or more on a "
-        "machine with two CPUs or more); the findings are the same for any N",
+        "machine with two CPUs or more and the memory for a second copy of the analysis); "
+        "the findings are the same for any N",
     )
 
 
 def _rule_processes(args: argparse.Namespace) -> int:
-    """The processes the validation rules run in (see --jobs of check and report)."""
+    """The processes the validation rules run in (see --jobs of check and report).
+
+    Asked once the analysis is built, so that the memory it takes is known.
+    """
+    from .parallel import room_to_fork
+
     if args.jobs is not None:
         jobs: int = args.jobs
         return jobs
@@ -252,7 +258,7 @@ def _rule_processes(args: argparse.Namespace) -> int:
         small = sum(os.path.getsize(c) for c in args.capture) < PARALLEL_MIN_BYTES
     except OSError:
         small = True  # the capture reader has said what is wrong with it
-    return 1 if small or (os.cpu_count() or 1) < 2 else 2
+    return 1 if small or (os.cpu_count() or 1) < 2 or not room_to_fork() else 2
 
 
 def _add_rule_options(p: argparse.ArgumentParser) -> None:

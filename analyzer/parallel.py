@@ -75,6 +75,7 @@ __all__ = [
     "LineFormatter",
     "ParallelMessages",
     "WorkerError",
+    "room_to_fork",
     "run_rules_forked",
 ]
 
@@ -433,6 +434,25 @@ def _send_lines(
 #: subscription 0.54 s, registration under 0.01 s, against transaction
 #: 0.57 s, dialog 0.86 s and analysis-wide 0.66 s).
 FORKED_SCOPES = frozenset(("message", "subscription", "registration"))
+
+
+def room_to_fork() -> bool:
+    """Whether the memory available could hold a second copy of this process.
+
+    A forked rule process ends up copying most of the pages of the analysis
+    it reads (reference counts are written): on the 1M-packet benchmark
+    capture the two processes peaked at 1,162 MiB together, against 646 MiB
+    for one.  Read from Linux's /proc (``MemAvailable`` against this
+    process's resident set); False where that cannot be read.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        with open("/proc/meminfo", encoding="ascii") as f:
+            available = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return False
+    return available > 2 * rss
 
 
 def run_rules_forked(analysis: AnalysisLike, options: Options | None = None) -> list[Finding]:

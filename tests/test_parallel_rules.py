@@ -121,3 +121,63 @@ def test_cli_check_jobs(fmt: str) -> None:
         outputs.append((status, out.getvalue()))
     assert outputs[0] == outputs[1]
     assert outputs[0][0] == 1  # the published flow has errors
+
+
+def _proc_files(status: str | None, meminfo: str | None) -> Any:
+    """An ``open`` that serves /proc/self/status and /proc/meminfo from strings."""
+    files = {"/proc/self/status": status, "/proc/meminfo": meminfo}
+
+    def fake_open(path: str, *args: Any, **kwargs: Any) -> io.StringIO:
+        text = files.get(path)
+        if text is None:
+            raise FileNotFoundError(path)
+        return io.StringIO(text)
+
+    return fake_open
+
+
+@pytest.mark.parametrize(
+    ("status", "meminfo", "room"),
+    [
+        ("Name:\tx\nVmRSS:\t  600 kB\n", "MemTotal: 9000 kB\nMemAvailable: 2000 kB\n", True),
+        ("VmRSS:\t  600 kB\n", "MemAvailable: 1000 kB\n", False),
+        ("VmRSS:\t  600 kB\n", "MemAvailable: 1200 kB\n", False),
+        ("VmRSS:\t  600 kB\n", "MemFree: 5000 kB\n", False),  # no MemAvailable
+        ("VmRSS:\t  600 kB\n", None, False),  # not Linux
+        (None, "MemAvailable: 2000 kB\n", False),
+    ],
+)
+def test_room_to_fork(
+    monkeypatch: pytest.MonkeyPatch, status: str | None, meminfo: str | None, room: bool
+) -> None:
+    monkeypatch.setattr(parallel, "open", _proc_files(status, meminfo), raising=False)
+    assert parallel.room_to_fork() is room
+
+
+@pytest.mark.parametrize(
+    ("jobs", "min_bytes", "cpus", "room", "expected"),
+    [
+        (None, 0, 2, True, 2),
+        (None, 0, 2, False, 1),  # no memory for a second copy
+        (None, 0, 1, True, 1),  # one CPU
+        (None, 1 << 40, 2, True, 1),  # a small capture
+        ("1", 0, 2, True, 1),
+        ("2", 1 << 40, 1, False, 2),  # -j says so
+    ],
+)
+def test_default_rule_processes(
+    monkeypatch: pytest.MonkeyPatch,
+    jobs: str | None,
+    min_bytes: int,
+    cpus: int,
+    room: bool,
+    expected: int,
+) -> None:
+    import analyzer.cli as cli
+
+    monkeypatch.setattr(cli, "PARALLEL_MIN_BYTES", min_bytes)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(parallel, "room_to_fork", lambda: room)
+    argv = ["check", str(SAMPLES / "message.pcap")] + ([] if jobs is None else ["-j", jobs])
+    args = cli._build_parser().parse_args(argv)
+    assert cli._rule_processes(args) == expected
