@@ -470,7 +470,10 @@ def run_rules_forked(analysis: AnalysisLike, options: Options | None = None) -> 
     Forking copies no memory up front, but every page of the analysis the
     forked process touches is copied then (reference counts are written):
     on a large capture, up to the size of the analysis again, for the time
-    the rules take.
+    the rules take (see :func:`room_to_fork`).  The command line forks from
+    a process with one thread; a process with others (a notebook kernel)
+    forks a copy of only the calling thread, which is why ``check`` keeps
+    one process unless asked.
     """
     # Imported here: the rules are not needed to extract messages.
     from .rules import finding_sort_key, run_rules, select_rules
