@@ -632,6 +632,7 @@ def _add_ladder_parser(sub: Any) -> None:
         help="output format, instead of the one the extension of -o implies",
     )
     _add_quiet(lp)
+    _add_rule_jobs(lp)
     lp.set_defaults(func=_cmd_ladder)
 
 
@@ -685,7 +686,7 @@ def _cmd_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     say(f"checking {len(analysis.sip_messages)} messages against the rules...")
-    findings = analysis.check()
+    findings = analysis.check(processes=_rule_processes(args))
     say("selecting the messages...")
     try:
         ladder = build_ladder(

@@ -181,3 +181,26 @@ def test_default_rule_processes(
     argv = ["check", str(SAMPLES / "message.pcap")] + ([] if jobs is None else ["-j", jobs])
     args = cli._build_parser().parse_args(argv)
     assert cli._rule_processes(args) == expected
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ladder", "--format", "text"],
+        ["report", "--format", "json"],
+        ["report", "--format", "markdown"],
+    ],
+    ids=["ladder", "report json", "report markdown"],
+)
+def test_cli_commands_with_findings_jobs(command: list[str]) -> None:
+    outputs = []
+    for jobs in ("1", "2"):
+        out, err = io.StringIO(), io.StringIO()
+        status = main(
+            [command[0], str(SAMPLES / "welcome-notice.pcap"), *command[1:], "-j", jobs],
+            out=out,
+            err=err,
+        )
+        outputs.append((status, out.getvalue()))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] == 0 and outputs[0][1]
