@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 
 from ..correlation import (
     MAX_REGINFO_BYTES,
+    AorSnapshot,
     ReginfoContact,
     ReginfoDocument,
     ReginfoError,
@@ -439,6 +440,31 @@ def _contacts_of(doc: ReginfoDocument, aor: str) -> Sequence[ReginfoContact]:
     return ()
 
 
+_ContactStep = tuple[AorSnapshot, ReginfoDocument, ReginfoContact, ReginfoContact | None]
+
+
+def _contact_steps(ctx: Context, *, partial_only: bool) -> Iterator[_ContactStep]:
+    """Each contact of a document read one version after the previous one of its AoR.
+
+    Yields the AoR's previous snapshot, the document, the contact, and the
+    contact as that snapshot had it (None when it was not there, or has no
+    id).  A version gap leaves the step out: what happened in between is
+    unknown.  ``partial_only`` leaves out documents with full state.
+    """
+    correlation = ctx.correlation
+    for history in correlation.reginfo_aors:
+        snaps = history.history
+        for prev, snap in zip(snaps, snaps[1:], strict=False):
+            if partial_only and snap.full:
+                continue
+            current = correlation.document(snap.document)
+            if current is None or current.version_delta != 1:
+                continue
+            known = {c.id: c for c in prev.contacts if c.id is not None}
+            for c in _contacts_of(current, history.aor):
+                yield prev, current, c, known.get(c.id) if c.id is not None else None
+
+
 @rule("RI-10", severity=Severity.ERROR, rfc="RFC 3680 §4.7.1", scope=Scope.ANALYSIS)
 def contact_state_event_mismatch(ctx: Context) -> Iterator[Issue]:
     """Contact state and event that do not go together, or an event out of sequence
@@ -463,50 +489,37 @@ def contact_state_event_mismatch(ctx: Context) -> Iterator[Issue]:
                         f"{quote(c.event)}",
                         (doc.id,),
                     )
-    correlation = ctx.correlation
-    for history in correlation.reginfo_aors:
-        snaps = history.history
-        for prev, snap in zip(snaps, snaps[1:], strict=False):
-            if snap.full:
-                continue
-            current = correlation.document(snap.document)
-            if current is None or current.version_delta != 1:
-                continue
-            known = {c.id: c for c in prev.contacts if c.id is not None}
-            for c in _contacts_of(current, history.aor):
-                before = known.get(c.id) if c.id is not None else None
-                event = c.event
-                if event in _UPDATE and (before is None or before.state != "active"):
-                    why = "not known" if before is None else f"{before.state}"
-                    yield Issue(
-                        f"{_contact_name(c)} reports {event} but was {why} before "
-                        f"(version {prev.version})",
-                        (current.id,),
-                        Severity.WARNING,
-                    )
-                elif before is not None and before.event == event and before.state == c.state:
-                    # Notifiers often list every contact of a changed AoR in
-                    # a partial document: an unchanged contact restated.
-                    continue
-                elif event in _NEW_BINDING and before is not None and before.state == "active":
-                    yield Issue(
-                        f"{_contact_name(c)} reports {event} but was already active "
-                        f"(version {prev.version})",
-                        (current.id,),
-                        Severity.WARNING,
-                    )
-                elif (
-                    before is not None
-                    and before.state == "terminated"
-                    and event is not None
-                    and event not in _NEW_BINDING
-                ):
-                    yield Issue(
-                        f"{_contact_name(c)} reports {event} after it terminated "
-                        f"(version {prev.version})",
-                        (current.id,),
-                        Severity.WARNING,
-                    )
+    for prev, current, c, before in _contact_steps(ctx, partial_only=True):
+        event = c.event
+        if event in _UPDATE and (before is None or before.state != "active"):
+            why = "not known" if before is None else f"{before.state}"
+            yield Issue(
+                f"{_contact_name(c)} reports {event} but was {why} before (version {prev.version})",
+                (current.id,),
+                Severity.WARNING,
+            )
+        elif before is not None and before.event == event and before.state == c.state:
+            # Notifiers often list every contact of a changed AoR in a
+            # partial document: an unchanged contact restated.
+            continue
+        elif event in _NEW_BINDING and before is not None and before.state == "active":
+            yield Issue(
+                f"{_contact_name(c)} reports {event} but was already active "
+                f"(version {prev.version})",
+                (current.id,),
+                Severity.WARNING,
+            )
+        elif (
+            before is not None
+            and before.state == "terminated"
+            and event is not None
+            and event not in _NEW_BINDING
+        ):
+            yield Issue(
+                f"{_contact_name(c)} reports {event} after it terminated (version {prev.version})",
+                (current.id,),
+                Severity.WARNING,
+            )
 
 
 @rule("RI-12", severity=Severity.INFO, rfc="RFC 3680 §5.1", scope=Scope.ANALYSIS)
@@ -524,30 +537,21 @@ def contact_history_inconsistent(ctx: Context) -> Iterator[Issue]:
     describes an older registration.  Clock granularity and registrar
     restarts explain some of these, hence info.
     """
-    correlation = ctx.correlation
-    for history in correlation.reginfo_aors:
-        snaps = history.history
-        for prev, snap in zip(snaps, snaps[1:], strict=False):
-            current = correlation.document(snap.document)
-            if current is None or current.version_delta != 1:
-                continue
-            known = {c.id: c for c in prev.contacts if c.id is not None}
-            for c in _contacts_of(current, history.aor):
-                before = known.get(c.id) if c.id is not None else None
-                if (
-                    before is None
-                    or c.duration_registered is None
-                    or before.duration_registered is None
-                    or c.event in _NEW_BINDING
-                    or c.duration_registered >= before.duration_registered
-                ):
-                    continue
-                yield Issue(
-                    f"{_contact_name(c)} duration-registered goes down from "
-                    f"{before.duration_registered} (version {prev.version}) to "
-                    f"{c.duration_registered} without being registered anew",
-                    (current.id,),
-                )
+    for prev, current, c, before in _contact_steps(ctx, partial_only=False):
+        if (
+            before is None
+            or c.duration_registered is None
+            or before.duration_registered is None
+            or c.event in _NEW_BINDING
+            or c.duration_registered >= before.duration_registered
+        ):
+            continue
+        yield Issue(
+            f"{_contact_name(c)} duration-registered goes down from "
+            f"{before.duration_registered} (version {prev.version}) to "
+            f"{c.duration_registered} without being registered anew",
+            (current.id,),
+        )
     for doc in _documents(ctx):
         for reg in doc.registrations:
             for c in reg.contacts:
