@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..correlation import Dialog, DialogState, Transaction
+from ..correlation.dialogs import CREATING_METHODS
 from ..sip.message import SipMessage, SipRequest, SipResponse
 from . import rule
 from .base import (
@@ -40,9 +41,6 @@ from .base import (
 )
 from .subscription_rules import _NO_CONTACT, _contact_problem
 
-# Methods that create a dialog when sent outside one (RFC 3261 §12.1,
-# RFC 6665 §4.4.1, RFC 3515 §2.4.4).
-_CREATING = frozenset(("INVITE", "SUBSCRIBE", "REFER"))
 # The methods of a subscription usage: SUB-14 judges what follows a response
 # that ends one (RFC 5057: usages of one dialog end separately).
 _SUBSCRIPTION_USAGE = frozenset(("SUBSCRIBE", "NOTIFY", "REFER"))
@@ -328,7 +326,7 @@ def _first_creating(ctx: Context) -> dict[str | None, int]:
     messages = ctx.messages
     for t in ctx.correlation.transactions:
         if (
-            t.method in _CREATING
+            t.method in CREATING_METHODS
             and t.request is not None
             and t.call_id not in out
             and messages[t.request].to_tag is None
