@@ -228,10 +228,14 @@ class Analysis:
         free, for up to the analysis's memory again while they run.
         """
         from .options import Options as _Options
-        from .parallel import run_rules_forked
         from .rules import run_rules
 
-        run = run_rules_forked if processes > 1 else run_rules
+        run = run_rules
+        if processes > 1:
+            # Only then: the process machinery is not needed to check in one.
+            from .parallel import run_rules_forked
+
+            run = run_rules_forked
         if options is None and not keywords:
             if "finding_records" not in self.__dict__:
                 self.__dict__["finding_records"] = self._by_file(run(self, self.options))

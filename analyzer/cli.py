@@ -249,8 +249,6 @@ def _rule_processes(args: argparse.Namespace) -> int:
 
     Asked once the analysis is built, so that the memory it takes is known.
     """
-    from .parallel import room_to_fork
-
     if args.jobs is not None:
         jobs: int = args.jobs
         return jobs
@@ -258,7 +256,11 @@ def _rule_processes(args: argparse.Namespace) -> int:
         small = sum(os.path.getsize(c) for c in args.capture) < PARALLEL_MIN_BYTES
     except OSError:
         small = True  # the capture reader has said what is wrong with it
-    return 1 if small or (os.cpu_count() or 1) < 2 or not room_to_fork() else 2
+    if small or (os.cpu_count() or 1) < 2:
+        return 1
+    from .parallel import room_to_fork
+
+    return 2 if room_to_fork() else 1
 
 
 def _add_rule_options(p: argparse.ArgumentParser) -> None:
