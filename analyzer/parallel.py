@@ -82,11 +82,10 @@ __all__ = [
 LineFormatter = Callable[[SipMessage], "str | None"]
 """Turns a message into its output text (newline included), or None to leave it out."""
 
-# Messages a worker gathers before formatting and sending them as one block.
-# Each block costs a pickle, a header and a pipe write in the worker and an
-# unpickling in the parent; at 512 messages (about 230 KB of JSON lines) that
-# is negligible, while the parent still gets lines often enough to write them
-# out as it goes, and a worker holds few messages at a time.
+# Lines a worker gathers before sending them as one block.  Each block costs
+# a pickle, a header and a pipe write in the worker and an unpickling in the
+# parent; at 512 lines (about 230 KB of JSON lines) that is negligible, while
+# the parent still gets lines often enough to write them out as it goes.
 BLOCK_MESSAGES = 512
 
 # A worker that has sent nothing for this many frames (its share of a stretch
@@ -371,24 +370,24 @@ def _work(
             return
         extractor = MessageExtractor(share)
         feed = extractor.feed
-        # Messages are gathered and formatted a block at a time: the
-        # formatter then runs in one map() over the block.
-        block: list[SipMessage] = []
+        # Each message is formatted as soon as it is made and dropped: the
+        # memory it used is reused, still in cache, for the next one.
+        lines: list[str | None] = []
         next_mark = PROGRESS_FRAMES
         try:
             for frame in capture:
                 msgs = feed(frame)
                 if msgs:
-                    block += msgs
-                    if len(block) < BLOCK_MESSAGES and frame[0] < next_mark:
+                    lines += map(format_message, msgs)
+                    if len(lines) < BLOCK_MESSAGES and frame[0] < next_mark:
                         continue
                 elif frame[0] < next_mark:
                     continue
-                _send_lines(pipe, extractor, block, format_message, order_key(frame[0] + 1, 0, 0))
-                block = []
+                _send_lines(pipe, extractor, lines, order_key(frame[0] + 1, 0, 0))
+                lines = []
                 next_mark = frame[0] + PROGRESS_FRAMES
-            block += extractor.flush()
-            _send_lines(pipe, extractor, block, format_message, _FINAL)
+            lines += map(format_message, extractor.flush())
+            _send_lines(pipe, extractor, lines, _FINAL)
         finally:
             capture.close()
         first = share.index == 0
@@ -408,17 +407,12 @@ def _send(pipe: BinaryIO, kind: int, payload: object) -> None:
 
 
 def _send_lines(
-    pipe: BinaryIO,
-    extractor: MessageExtractor,
-    block: list[SipMessage],
-    format_message: LineFormatter,
-    progress: int,
+    pipe: BinaryIO, extractor: MessageExtractor, lines: list[str | None], progress: int
 ) -> None:
-    """Format and send ``block``, saying that every key still to come is at least ``progress``."""
+    """Send ``lines`` (None: a message left out); keys still to come are ``progress`` or more."""
     keys = extractor.message_keys
-    assert keys is not None and len(keys) == len(block)
+    assert keys is not None and len(keys) == len(lines)
     extractor.message_keys = []
-    lines = list(map(format_message, block))
     if None in lines:
         kept = [(key, line) for key, line in zip(keys, lines, strict=True) if line is not None]
         keys = list(map(_first, kept))

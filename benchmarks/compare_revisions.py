@@ -16,7 +16,9 @@ of each revision and the median of the per-round ratios.
 Stages: ``extraction`` (``list(read_messages(path))``), ``correlation``
 (``correlate`` on those messages), ``analysis`` (``analyze(path)``) and
 ``rules`` (``check()`` on that analysis); each timed as ``bench_analysis``
-times it, with the cyclic garbage collector paused.  A revision is anything
+times it, with the cyclic garbage collector paused.  ``messages`` times the
+command ``bench_messages`` times (``messages --format jsonl``, with its
+default ``--jobs``) in-process, its output thrown away.  A revision is anything
 ``git archive`` takes; ``WORKTREE`` stands for the files as they are now,
 uncommitted changes included.
 """
@@ -38,7 +40,7 @@ WORKTREE = "WORKTREE"
 # Run in a fresh interpreter whose path starts at one revision's export;
 # prints the seconds of the stage.
 _STAGE = """
-import gc, sys, time
+import gc, os, sys, time
 import analyzer
 assert analyzer.__file__.startswith(sys.argv[1]), analyzer.__file__
 from analyzer.analysis import analyze
@@ -54,13 +56,19 @@ elif stage == "correlation":
     start = time.perf_counter(); correlate(messages); end = time.perf_counter()
 elif stage == "analysis":
     start = time.perf_counter(); analyze(path); end = time.perf_counter()
+elif stage == "messages":
+    from analyzer.cli import main
+    with open(os.devnull, "w") as out:
+        start = time.perf_counter()
+        main(["messages", path, "--format", "jsonl", "-q"], out=out)
+        end = time.perf_counter()
 else:
     a = analyze(path)
     start = time.perf_counter(); a.check(); end = time.perf_counter()
 print(end - start)
 """
 
-STAGES = ("extraction", "correlation", "analysis", "rules")
+STAGES = ("extraction", "correlation", "analysis", "rules", "messages")
 
 
 def export(revision: str, into: Path) -> Path:
