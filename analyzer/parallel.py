@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from .rules import AnalysisLike, Finding
 
 __all__ = [
-    "BLOCK_MESSAGES",
+    "BLOCK_LINES",
     "FORKED_SCOPES",
     "PROGRESS_FRAMES",
     "LineFormatter",
@@ -86,7 +86,7 @@ LineFormatter = Callable[[SipMessage], "str | None"]
 # a pickle, a header and a pipe write in the worker and an unpickling in the
 # parent; at 512 lines (about 230 KB of JSON lines) that is negligible, while
 # the parent still gets lines often enough to write them out as it goes.
-BLOCK_MESSAGES = 512
+BLOCK_LINES = 512
 
 # A worker that has sent nothing for this many frames (its share of a stretch
 # of the capture happens to be empty) sends an empty block saying how far it
@@ -379,7 +379,7 @@ def _work(
                 msgs = feed(frame)
                 if msgs:
                     lines += map(format_message, msgs)
-                    if len(lines) < BLOCK_MESSAGES and frame[0] < next_mark:
+                    if len(lines) < BLOCK_LINES and frame[0] < next_mark:
                         continue
                 elif frame[0] < next_mark:
                     continue

@@ -79,7 +79,7 @@ def test_built_capture_gives_the_same_output_with_any_number_of_jobs(
     # HEP, VLANs, IPv6 and damaged frames; with a TCP table of one entry,
     # evictions too.  Small blocks and progress marks make the merge work.
     monkeypatch.setattr(pipeline, "MAX_TCP_FLOWS", max_flows)
-    monkeypatch.setattr(parallel, "BLOCK_MESSAGES", 3)
+    monkeypatch.setattr(parallel, "BLOCK_LINES", 3)
     monkeypatch.setattr(parallel, "PROGRESS_FRAMES", 7)
     out = assert_same_for_any_jobs(mixed_pcap(tmp_path), args, (2, 3, 4))
     assert out.count("\n") > (2 if "--filter" in args else 70)
@@ -140,7 +140,7 @@ def test_a_killed_worker_is_an_error(tmp_path: Path) -> None:
 
 
 def test_leaving_early_stops_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "BLOCK_MESSAGES", 1)
+    monkeypatch.setattr(parallel, "BLOCK_LINES", 1)
     messages = ParallelMessages(mixed_pcap(tmp_path, 20), 2, functools.partial(jsonl_message))
     pieces = iter(messages)
     assert next(pieces)
