@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -105,3 +106,75 @@ def test_cli_tables(command: str, rows: int) -> None:
     out = io.StringIO()
     assert main([command, str(SAMPLES / "basic-call.pcap")], out=out, err=err) == 0
     assert out.getvalue().strip()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_frames_and_rules_run_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """The DataFrames and the rules build records that form no cycles: the cyclic
+    collector is paused while they are built, then left as it was."""
+    import gc
+
+    import analyzer.render.tables as tables
+    import analyzer.rules as rules
+
+    seen: dict[str, bool] = {}
+
+    def spy(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen[name] = gc.isenabled()
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(
+        tables, "transactions_frame", spy("transactions", tables.transactions_frame)
+    )
+    monkeypatch.setattr(rules, "run_rules", spy("rules", rules.run_rules))
+    a = analyze(SAMPLES / "basic-call.pcap")
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        else:
+            gc.enable()
+        assert len(a.transactions) == 3
+        a.check()
+        a.check(select=("CSEQ-*",))
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()
+    assert seen == {"transactions": False, "rules": False}
+
+
+def test_cli_commands_run_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import analyzer.render.tables as tables
+
+    seen: list[bool] = []
+    real = tables.transactions_frame
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tables, "transactions_frame", spy)
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        status = main(["transactions", str(SAMPLES / "basic-call.pcap")], out=out, err=err)
+        assert status == 0, err.getvalue()
+        assert gc.isenabled()
+        # Also when the command fails: the collector is given back.
+        assert main(["transactions", str(SAMPLES / "no-such.pcap")], out=out, err=err) == 2
+        assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()
+    assert seen == [False]
