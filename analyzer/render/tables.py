@@ -317,6 +317,38 @@ def _frame(rows: list[Row], dtypes: dict[str, str], index: str | None) -> pd.Dat
 _NANOSECOND_DTYPES = ("datetime64[ns, UTC]", "timedelta64[ns]")
 
 
+def _tuple_frame(rows: list[tuple[Any, ...]], dtypes: dict[str, str], index: str) -> pd.DataFrame:
+    """What :func:`_frame` makes, from one tuple per row: the index value, then ``dtypes``' columns.
+
+    The rows are transposed into columns in one ``zip``; each column is then
+    converted as :func:`_frame` converts it.
+    """
+    import pandas as pd
+
+    width = len(dtypes) + 1
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+    if len(columns) != width:
+        raise ValueError(f"rows of {len(columns)} values for {width} columns")
+    data: dict[str, Any] = {}
+    plain: dict[str, str] = {}
+    for (name, dtype), values in zip(dtypes.items(), columns[1:], strict=True):
+        if dtype in _NANOSECOND_DTYPES or dtype == "Int64":
+            array = pd.array(values, dtype="Int64")
+            if dtype == "datetime64[ns, UTC]":
+                data[name] = pd.to_datetime(array, unit="ns", utc=True)
+            elif dtype == "timedelta64[ns]":
+                data[name] = pd.to_timedelta(array, unit="ns")
+            else:
+                data[name] = array
+        else:
+            data[name] = pd.Series(values, dtype="object")
+            if dtype != "object":
+                plain[name] = dtype
+    df = pd.DataFrame(data).astype(plain)
+    df.index = pd.Index(columns[0], dtype="int64", name=index)
+    return df
+
+
 def endpoint_name(e: Endpoint, names: dict[int, str]) -> str:
     """``str(e)``, formatted once per endpoint object in ``names``.
 
@@ -333,54 +365,79 @@ def endpoint_name(e: Endpoint, names: dict[int, str]) -> str:
 def transactions_frame(
     corr: Correlation, messages: Sequence[SipMessage] | None = None
 ) -> pd.DataFrame:
-    """One row per transaction; columns in :data:`TRANSACTION_DTYPES`."""
+    """One row per transaction; columns in :data:`TRANSACTION_DTYPES`.
+
+    Built from one tuple per transaction, transposed into columns (see
+    :func:`_tuple_frame`): a capture can have a hundred thousand
+    transactions, and a dictionary per row cost twice as much.  The
+    response properties of :class:`~analyzer.correlation.Transaction`
+    (final response, first provisional time, retransmissions) are worked
+    out in one walk over its responses.
+    """
     msg_dialog = corr.message_dialog
-    rows: list[Row] = []
+    dialogs_known = len(msg_dialog)
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
     # Endpoints are shared objects: each is formatted once (see endpoint_name).
     names: dict[int, str] = {}
     for t in corr.transactions:
+        tid = t.id
         client = server = transport = None
         if messages is not None:
-            o = messages[t.id].origin
+            o = messages[tid].origin
             src, dst = endpoint_name(o.src, names), endpoint_name(o.dst, names)
-            client, server = (src, dst) if t.request == t.id else (dst, src)
+            client, server = (src, dst) if t.request == tid else (dst, src)
             transport = TRANSPORT_NAMES[o.transport]
-        final = t.final_response
-        rows.append(
-            {
-                "transaction_id": t.id,
-                "call_id": t.call_id,
-                "method": t.method,
-                "cseq": t.cseq,
-                "from_tag": t.from_tag,
-                "branch": t.branch,
-                "rfc2543": t.rfc2543,
-                "request": t.request,
-                "request_time": t.request_ts_ns,
-                "request_retransmissions": list(t.request_retransmissions),
-                "responses": [r.message for r in t.responses],
-                "statuses": [r.status for r in t.responses],
-                "response_retransmissions": list(t.response_retransmissions),
-                "first_provisional_time": t.first_provisional_ts_ns,
-                "final_status": None if final is None else final.status,
-                "final": None if final is None else final.message,
-                "final_time": None if final is None else final.ts_ns,
-                "response_time": t.response_time_ns,
-                "ack": t.ack,
-                "ack_retransmissions": list(t.ack_retransmissions),
-                "cancels": t.cancels,
-                "linked": list(t.linked),
-                "orphan_response": t.request is None,
-                "no_final": t.no_final,
-                "client": client,
-                "server": server,
-                "transport": transport,
-                "dialog_id": msg_dialog[t.id] if t.id < len(msg_dialog) else None,
-                "messages": list(t.messages),
-                "frames": list(t.frames),
-            }
+        responses = t.responses
+        final = None
+        first_provisional = None
+        retransmitted: list[int] = []
+        for r in responses:
+            if r.status >= 200:
+                if final is None:
+                    final = r
+            elif first_provisional is None:
+                first_provisional = r.ts_ns
+            if r.retransmissions:
+                retransmitted += r.retransmissions
+        if len(retransmitted) > 1:
+            retransmitted.sort()
+        request_ts = t.request_ts_ns
+        append(
+            (
+                tid,
+                t.call_id,
+                t.method,
+                t.cseq,
+                t.from_tag,
+                t.branch,
+                t.rfc2543,
+                t.request,
+                request_ts,
+                list(t.request_retransmissions),
+                [r.message for r in responses],
+                [r.status for r in responses],
+                retransmitted,
+                first_provisional,
+                None if final is None else final.status,
+                None if final is None else final.message,
+                None if final is None else final.ts_ns,
+                None if final is None or request_ts is None else final.ts_ns - request_ts,
+                t.ack,
+                list(t.ack_retransmissions),
+                t.cancels,
+                list(t.linked),
+                t.request is None,
+                final is None and t.method != "ACK",
+                client,
+                server,
+                transport,
+                msg_dialog[tid] if tid < dialogs_known else None,
+                list(t.messages),
+                list(t.frames),
+            )
         )
-    return _frame(rows, TRANSACTION_DTYPES, "transaction_id")
+    return _tuple_frame(rows, TRANSACTION_DTYPES, "transaction_id")
 
 
 def _dialog_calls(corr: Correlation) -> dict[int, int]:
