@@ -706,6 +706,12 @@ class MessageReader:
     Iterate it for :data:`~analyzer.sip.message.SipMessage` records in the
     order they were completed; after (or during) iteration, ``diagnostics``
     holds what could not be decoded and ``capture`` the reader's own notes.
+
+    While it works between two messages it pauses the cyclic garbage
+    collector, and gives it back as it found it at each message it hands
+    out: the records and the temporaries that make them form no cycles, and
+    on the 1M-packet benchmark capture the collections they triggered made
+    ``list(read_messages(path))`` take 7.6-8.5 s instead of 3.9-4.5 s.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -722,13 +728,37 @@ class MessageReader:
 
     def __iter__(self) -> Iterator[SipMessage]:
         feed = self.extractor.feed
+        # The collector's state as the consumer left it, and whether this
+        # generator has paused it.  It is given back at each yield, with
+        # nothing allocated in between (an allocation would start the
+        # collection the work since the last yield has made due), and on
+        # the way out when an error or close() comes from inside.
+        enabled = gc.isenabled()
+        gc.disable()
+        paused = enabled
         try:
             for frame in self.capture:
                 msgs = feed(frame)
                 if msgs:
-                    yield from msgs
-            yield from self.extractor.flush()
+                    for msg in msgs:
+                        if paused:
+                            gc.enable()
+                            paused = False
+                        yield msg
+                        enabled = gc.isenabled()
+                        gc.disable()
+                        paused = enabled
+            for msg in self.extractor.flush():
+                if paused:
+                    gc.enable()
+                    paused = False
+                yield msg
+                enabled = gc.isenabled()
+                gc.disable()
+                paused = enabled
         finally:
+            if paused:
+                gc.enable()
             self.capture.close()
             self.extractor.decoder.set_prefiltered(self.capture.frames_skipped)
             self.extractor.stats.frames_read = self.capture.frames_read

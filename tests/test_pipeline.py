@@ -496,3 +496,77 @@ def test_gc_paused_restores_the_collector(enabled: bool) -> None:
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+# -- the cyclic collector while a MessageReader works ---------------------------
+
+
+@pytest.fixture
+def collector() -> Any:
+    """Put the collector back as it was, whatever a test leaves."""
+    import gc
+
+    was = gc.isenabled()
+    yield gc
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reader_pauses_the_collector_only_while_it_works(
+    collector: Any, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    gc = collector
+    in_feed: list[bool] = []
+    real_feed = MessageExtractor.feed
+
+    def feed(self: MessageExtractor, frame: Any) -> Any:
+        in_feed.append(gc.isenabled())
+        return real_feed(self, frame)
+
+    monkeypatch.setattr(MessageExtractor, "feed", feed)
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+    at_yield = [gc.isenabled() for _ in read_messages(SAMPLES / "basic-call.pcap")]
+    assert len(at_yield) == 7
+    assert at_yield == [enabled] * 7  # the consumer always sees its own setting
+    assert in_feed and not any(in_feed)
+    assert gc.isenabled() is enabled
+
+
+def test_reader_gives_the_collector_back_when_left_early_or_failing(
+    collector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gc = collector
+    gc.enable()
+    messages = iter(read_messages(SAMPLES / "basic-call.pcap"))
+    next(messages)
+    assert gc.isenabled()
+    messages.close()  # a consumer that stops early
+    assert gc.isenabled()
+
+    def broken(self: MessageExtractor, frame: Any) -> Any:
+        assert not gc.isenabled()
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(MessageExtractor, "feed", broken)
+    with pytest.raises(RuntimeError, match="decoder bug"):
+        list(read_messages(SAMPLES / "basic-call.pcap"))
+    assert gc.isenabled()
+
+
+def test_reader_follows_the_consumer_switching_the_collector(collector: Any) -> None:
+    gc = collector
+    gc.enable()
+    seen = []
+    for n, _msg in enumerate(read_messages(SAMPLES / "basic-call.pcap")):
+        seen.append(gc.isenabled())
+        # The consumer changes its mind halfway: the reader keeps to it.
+        if n == 2:
+            gc.disable()
+    assert seen == [True, True, True, False, False, False, False]
+    assert not gc.isenabled()
