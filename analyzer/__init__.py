@@ -100,7 +100,8 @@ def messages_dataframe(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     Columns are ``analyzer.render.messages.MESSAGE_COLUMNS``, as in the CLI's outputs.
     """
-    from .pipeline import gc_paused, read_messages
+    from .collector import gc_paused
+    from .pipeline import read_messages
     from .render.frames import messages_frame
 
     with gc_paused():

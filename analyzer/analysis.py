@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .collector import gc_paused
 from .correlation import Correlation, correlate
 from .errors import Diagnostic
-from .pipeline import ExtractionStats, MessageReader, gc_paused, read_messages
+from .pipeline import ExtractionStats, MessageReader, read_messages
 from .sip.message import SipMessage
 
 if TYPE_CHECKING:

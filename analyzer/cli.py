@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
+from .collector import gc_paused
 from .errors import CaptureError, Diagnostic
-from .pipeline import gc_paused, read_messages
+from .pipeline import read_messages
 from .render.messages import (
     csv_header,
     csv_line,

@@ -59,10 +59,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
 from .capture import open_capture
+from .collector import gc_paused
 from .errors import CaptureError, Diagnostic
 from .net.packet import PREFILTERS
 from .options import Options
-from .pipeline import MessageExtractor, Share, gc_paused, order_key
+from .pipeline import MessageExtractor, Share, order_key
 from .sip.message import SipMessage
 
 if TYPE_CHECKING:

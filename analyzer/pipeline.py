@@ -36,7 +36,6 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from zlib import crc32
@@ -153,24 +152,6 @@ def make_origin(
     o.__class__ = Origin
     record: Origin = o
     return record
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while records are being built.
-
-    Message records form no reference cycles, but each collection of the
-    oldest generation walks all the live ones: over a capture with hundreds
-    of thousands of messages that costs a tenth of the run or more.  The
-    collector is restored (not merely re-enabled) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ from analyzer.pipeline import (
     Share,
     _is_sip_start,
     flow_share,
-    gc_paused,
     make_origin,
     order_key,
 )
@@ -481,21 +480,6 @@ def test_order_key_orders_frames_then_units_then_phases() -> None:
         order_key(6, 0),
     ]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_gc_paused_restores_the_collector(enabled: bool) -> None:
-    import gc
-
-    was = gc.isenabled()
-    try:
-        (gc.enable if enabled else gc.disable)()
-        with pytest.raises(KeyError), gc_paused():
-            assert not gc.isenabled()
-            raise KeyError("inside")
-        assert gc.isenabled() is enabled
-    finally:
-        (gc.enable if was else gc.disable)()
 
 
 # -- the cyclic collector while a MessageReader works ---------------------------

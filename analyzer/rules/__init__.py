@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+from ..collector import gc_paused
 from ..sip.message import SipRequest
 from .base import (
     RULE_ID_RE,
@@ -175,6 +176,7 @@ def patterns_without_rules(patterns: Iterable[str]) -> list[str]:
     return [p for p in patterns if not any(_matches(rid, (p,)) for rid in RULES)]
 
 
+@gc_paused()
 def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Finding]:
     """Run the selected rules over ``analysis``.
 
@@ -183,7 +185,8 @@ def run_rules(analysis: AnalysisLike, options: Options | None = None) -> list[Fi
     with the rule's ID, RFC reference, summary and severity (the Issue's
     severity when it sets one; in RFC 3265 mode the rule's
     ``rfc3265_severity`` when that is milder), and the frames of the
-    messages it names.
+    messages it names.  The cyclic garbage collector is paused meanwhile
+    (:func:`~analyzer.collector.gc_paused`): the findings form no cycles.
     """
     options = options or Options()
     rules = select_rules(options)
