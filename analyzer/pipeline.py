@@ -708,7 +708,6 @@ class MessageReader:
         return self.extractor.stats
 
     def __iter__(self) -> Iterator[SipMessage]:
-        feed = self.extractor.feed
         # The collector's state as the consumer left it, and whether this
         # generator has paused it.  It is given back at each yield, with
         # nothing allocated in between (an allocation would start the
@@ -718,31 +717,30 @@ class MessageReader:
         gc.disable()
         paused = enabled
         try:
-            for frame in self.capture:
-                msgs = feed(frame)
-                if msgs:
-                    for msg in msgs:
-                        if paused:
-                            gc.enable()
-                            paused = False
-                        yield msg
-                        enabled = gc.isenabled()
-                        gc.disable()
-                        paused = enabled
-            for msg in self.extractor.flush():
-                if paused:
-                    gc.enable()
-                    paused = False
-                yield msg
-                enabled = gc.isenabled()
-                gc.disable()
-                paused = enabled
+            for msgs in self._batches():
+                for msg in msgs:
+                    if paused:
+                        gc.enable()
+                        paused = False
+                    yield msg
+                    enabled = gc.isenabled()
+                    gc.disable()
+                    paused = enabled
         finally:
             if paused:
                 gc.enable()
             self.capture.close()
             self.extractor.decoder.set_prefiltered(self.capture.frames_skipped)
             self.extractor.stats.frames_read = self.capture.frames_read
+
+    def _batches(self) -> Iterator[list[SipMessage]]:
+        """The messages each frame completes, then those of the end of the capture."""
+        feed = self.extractor.feed
+        for frame in self.capture:
+            msgs = feed(frame)
+            if msgs:
+                yield msgs
+        yield self.extractor.flush()
 
 
 def read_messages(path: str | os.PathLike[str]) -> MessageReader:
