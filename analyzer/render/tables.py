@@ -295,16 +295,10 @@ def _frame(rows: list[Row], dtypes: dict[str, str], index: str | None) -> pd.Dat
     df = pd.DataFrame.from_records(rows, columns=columns)
     plain: dict[str, str] = {}
     for name, dtype in dtypes.items():
-        if dtype in _NANOSECOND_DTYPES or dtype == "Int64":
+        if dtype in _NULLABLE_DTYPES:
             # From the row values, not from the column: a column of ints with
             # a None in it was made float64, which rounds nanosecond times.
-            values = pd.array([row.get(name) for row in rows], dtype="Int64")
-            if dtype == "datetime64[ns, UTC]":
-                df[name] = pd.to_datetime(values, unit="ns", utc=True)
-            elif dtype == "timedelta64[ns]":
-                df[name] = pd.to_timedelta(values, unit="ns")
-            else:
-                df[name] = values
+            df[name] = _nullable_column([row.get(name) for row in rows], dtype)
         elif dtype != "object":
             plain[name] = dtype
     df = df.astype(plain)
@@ -314,7 +308,20 @@ def _frame(rows: list[Row], dtypes: dict[str, str], index: str | None) -> pd.Dat
     return df
 
 
-_NANOSECOND_DTYPES = ("datetime64[ns, UTC]", "timedelta64[ns]")
+# Columns made from Python ints and None through a nullable Int64 array.
+_NULLABLE_DTYPES = frozenset(("Int64", "datetime64[ns, UTC]", "timedelta64[ns]"))
+
+
+def _nullable_column(values: list[Any], dtype: str) -> Any:
+    """A column of ``dtype`` (one of _NULLABLE_DTYPES) from ints and None: nanoseconds exact."""
+    import pandas as pd
+
+    array = pd.array(values, dtype="Int64")
+    if dtype == "datetime64[ns, UTC]":
+        return pd.to_datetime(array, unit="ns", utc=True)
+    if dtype == "timedelta64[ns]":
+        return pd.to_timedelta(array, unit="ns")
+    return array
 
 
 def _tuple_frame(rows: list[tuple[Any, ...]], dtypes: dict[str, str], index: str) -> pd.DataFrame:
@@ -332,14 +339,8 @@ def _tuple_frame(rows: list[tuple[Any, ...]], dtypes: dict[str, str], index: str
     data: dict[str, Any] = {}
     plain: dict[str, str] = {}
     for (name, dtype), values in zip(dtypes.items(), columns[1:], strict=True):
-        if dtype in _NANOSECOND_DTYPES or dtype == "Int64":
-            array = pd.array(values, dtype="Int64")
-            if dtype == "datetime64[ns, UTC]":
-                data[name] = pd.to_datetime(array, unit="ns", utc=True)
-            elif dtype == "timedelta64[ns]":
-                data[name] = pd.to_timedelta(array, unit="ns")
-            else:
-                data[name] = array
+        if dtype in _NULLABLE_DTYPES:
+            data[name] = _nullable_column(values, dtype)
         else:
             data[name] = pd.Series(values, dtype="object")
             if dtype != "object":
