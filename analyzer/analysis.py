@@ -113,10 +113,11 @@ class Analysis:
     ``transaction_id``, ``dialog_id``, ``call`` and ``subscription_id`` so it
     joins onto the others by those keys.
 
-    The DataFrames and the rules run with the cyclic garbage collector paused,
-    as :func:`analyze` does: what they build forms no reference cycles, and on
-    a large capture the collector's passes over it took as long as building
-    it (the ``transactions`` frame of 88,388 rows: 2.4-2.9 s with it, 1.7-1.8 s
+    The DataFrames and the rules (in :func:`~analyzer.rules.run_rules`) run
+    with the cyclic garbage collector paused, as :func:`analyze` does: what
+    they build forms no reference cycles, and on a large capture the
+    collector's passes over it took as long as building it (the
+    ``transactions`` frame of 88,388 rows: 2.4-2.9 s with it, 1.7-1.8 s
     without; the rules: 5.2-6.1 s against 4.4-4.6 s).
     """
 
@@ -253,12 +254,10 @@ class Analysis:
             run = run_rules_forked
         if options is None and not keywords:
             if "finding_records" not in self.__dict__:
-                with gc_paused():
-                    self.__dict__["finding_records"] = self._by_file(run(self, self.options))
+                self.__dict__["finding_records"] = self._by_file(run(self, self.options))
             return list(self.finding_records)
         opts = _Options.from_keywords(options or self.options, **keywords)
-        with gc_paused():
-            return self._by_file(run(self, opts))
+        return self._by_file(run(self, opts))
 
     @cached_property
     def finding_records(self) -> list[Finding]:
@@ -269,8 +268,7 @@ class Analysis:
         """
         from .rules import run_rules
 
-        with gc_paused():
-            return self._by_file(run_rules(self, self.options))
+        return self._by_file(run_rules(self, self.options))
 
     def _by_file(self, findings: list[Finding]) -> list[Finding]:
         sources = self.message_sources
