@@ -42,6 +42,7 @@ from typing import TypeVar
 
 from common import capture_arguments, chosen_capture
 
+from analyzer import collector
 from analyzer.analysis import analyze
 from analyzer.correlation import Correlation, correlate
 from analyzer.pipeline import read_messages
@@ -52,14 +53,9 @@ T = TypeVar("T")
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """The collector paused as ``analyze`` pauses it, and a clean heap before timing."""
-    was_enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
-    try:
+    with collector.gc_paused():
         yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def timed(fn: Callable[[], T]) -> tuple[float, T]:
